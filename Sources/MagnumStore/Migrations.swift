@@ -1,0 +1,299 @@
+/// The SQL dialect a store speaks.
+public enum SQLStoreDialect: String, Sendable, Hashable {
+    /// Embedded SQLite (one connection, one writer).
+    case sqlite
+    /// PostgreSQL (pooled connections, advisory locks).
+    case postgres
+}
+
+/// Column types that differ between the dialects. The logical schema is the same.
+///
+/// SQLite stores timestamps as Unix seconds in INTEGER columns and booleans as 0/1; PostgreSQL
+/// uses TIMESTAMPTZ and BOOLEAN. Maps and lists are JSON text in both.
+struct ColumnTypes {
+    /// An auto-incrementing 64-bit primary key.
+    let primaryKey: String
+    /// A point in time.
+    let timestamp: String
+    /// A boolean.
+    let bool: String
+    /// A 64-bit integer.
+    let int: String
+
+    init(_ dialect: SQLStoreDialect) {
+        switch dialect {
+        case .sqlite:
+            primaryKey = "INTEGER PRIMARY KEY AUTOINCREMENT"
+            timestamp = "INTEGER"
+            bool = "INTEGER"
+            int = "INTEGER"
+        case .postgres:
+            primaryKey = "BIGSERIAL PRIMARY KEY"
+            timestamp = "TIMESTAMPTZ"
+            bool = "BOOLEAN"
+            int = "BIGINT"
+        }
+    }
+}
+
+/// One step of the schema's history. Steps are applied in version order, each in its own
+/// transaction, and recorded in `schema_version`.
+struct Migration: Sendable {
+    /// The version this step brings the schema to.
+    let version: Int
+    /// A short description.
+    let name: String
+    /// The DDL statements of the step for a dialect.
+    let statements: @Sendable (SQLStoreDialect) -> [String]
+}
+
+enum Migrations {
+    /// Key of the PostgreSQL advisory lock that serializes concurrent migrators ("magnum").
+    static let advisoryLockKey: Int64 = 0x6D61_676E_756D
+
+    /// The table that records applied versions.
+    static func schemaVersionTable(_ dialect: SQLStoreDialect) -> String {
+        let t = ColumnTypes(dialect)
+        return """
+            CREATE TABLE IF NOT EXISTS schema_version (
+                version \(t.int) PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at \(t.timestamp) NOT NULL
+            )
+            """
+    }
+
+    /// Every migration, oldest first.
+    static let all: [Migration] = [
+        Migration(version: 1, name: "initial schema", statements: initialSchema),
+    ]
+
+    /// Version 1: upstream Magnum's tables (contract appendix B, without the trust columns and
+    /// `x509keypair`), the `operation` table, and the local catalog.
+    @Sendable
+    static func initialSchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            """
+            CREATE TABLE cluster_template (
+                id \(t.primaryKey),
+                uuid TEXT NOT NULL,
+                project_id TEXT,
+                user_id TEXT,
+                name TEXT,
+                image_id TEXT,
+                flavor_id TEXT,
+                master_flavor_id TEXT,
+                keypair_id TEXT,
+                external_network_id TEXT,
+                fixed_network TEXT,
+                fixed_subnet TEXT,
+                network_driver TEXT,
+                volume_driver TEXT,
+                dns_nameserver TEXT,
+                apiserver_port \(t.int),
+                docker_volume_size \(t.int),
+                docker_storage_driver TEXT,
+                cluster_distro TEXT,
+                coe TEXT NOT NULL,
+                http_proxy TEXT,
+                https_proxy TEXT,
+                no_proxy TEXT,
+                registry_enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                labels TEXT,
+                tls_disabled \(t.bool) NOT NULL DEFAULT FALSE,
+                "public" \(t.bool) NOT NULL DEFAULT FALSE,
+                server_type TEXT,
+                insecure_registry TEXT,
+                master_lb_enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                floating_ip_enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                hidden \(t.bool) NOT NULL DEFAULT FALSE,
+                tags TEXT,
+                driver TEXT,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_cluster_template0uuid UNIQUE (uuid)
+            )
+            """,
+            "CREATE INDEX cluster_template_project_id_idx ON cluster_template (project_id)",
+            """
+            CREATE TABLE cluster (
+                id \(t.primaryKey),
+                uuid TEXT NOT NULL,
+                name TEXT,
+                project_id TEXT,
+                user_id TEXT,
+                cluster_template_id TEXT NOT NULL,
+                keypair TEXT,
+                docker_volume_size \(t.int),
+                labels TEXT,
+                master_flavor_id TEXT,
+                flavor_id TEXT,
+                stack_id TEXT,
+                api_address TEXT,
+                status TEXT,
+                status_reason TEXT,
+                health_status TEXT,
+                health_status_reason TEXT,
+                create_timeout \(t.int),
+                discovery_url TEXT,
+                coe_version TEXT,
+                container_version TEXT,
+                ca_cert_ref TEXT,
+                magnum_cert_ref TEXT,
+                etcd_ca_cert_ref TEXT,
+                front_proxy_ca_cert_ref TEXT,
+                fixed_network TEXT,
+                fixed_subnet TEXT,
+                floating_ip_enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                master_lb_enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_cluster0uuid UNIQUE (uuid)
+            )
+            """,
+            "CREATE INDEX cluster_project_id_idx ON cluster (project_id)",
+            "CREATE INDEX cluster_cluster_template_id_idx ON cluster (cluster_template_id)",
+            """
+            CREATE TABLE nodegroup (
+                id \(t.primaryKey),
+                uuid TEXT NOT NULL,
+                name TEXT,
+                cluster_id TEXT NOT NULL,
+                project_id TEXT,
+                docker_volume_size \(t.int),
+                labels TEXT,
+                flavor_id TEXT,
+                image_id TEXT,
+                node_addresses TEXT,
+                node_count \(t.int) NOT NULL,
+                role TEXT NOT NULL,
+                max_node_count \(t.int),
+                min_node_count \(t.int) NOT NULL DEFAULT 0,
+                is_default \(t.bool) NOT NULL DEFAULT FALSE,
+                stack_id TEXT,
+                status TEXT,
+                status_reason TEXT,
+                version TEXT,
+                node_labels TEXT,
+                node_taints TEXT,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_nodegroup0uuid UNIQUE (uuid),
+                CONSTRAINT uniq_nodegroup0cluster_id0name UNIQUE (cluster_id, name)
+            )
+            """,
+            """
+            CREATE TABLE quotas (
+                id \(t.primaryKey),
+                project_id TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                hard_limit \(t.int) NOT NULL,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_quotas0project_id0resource UNIQUE (project_id, resource)
+            )
+            """,
+            """
+            CREATE TABLE magnum_service (
+                id \(t.primaryKey),
+                host TEXT,
+                "binary" TEXT NOT NULL,
+                disabled \(t.bool) NOT NULL DEFAULT FALSE,
+                disabled_reason TEXT,
+                last_seen_up \(t.timestamp),
+                forced_down \(t.bool) NOT NULL DEFAULT FALSE,
+                report_count \(t.int) NOT NULL DEFAULT 0,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp)
+            )
+            """,
+            // A NULL host is a key like any other: (NULL, "magnum-conductor") is one record.
+            """
+            CREATE UNIQUE INDEX uniq_magnum_service0host0binary
+                ON magnum_service ((COALESCE(host, '')), "binary")
+            """,
+            """
+            CREATE TABLE federation (
+                id \(t.primaryKey),
+                project_id TEXT,
+                uuid TEXT NOT NULL,
+                name TEXT,
+                hostcluster_id TEXT,
+                member_ids TEXT,
+                status TEXT,
+                status_reason TEXT,
+                properties TEXT,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_federation0uuid UNIQUE (uuid)
+            )
+            """,
+            """
+            CREATE TABLE operation (
+                id \(t.primaryKey),
+                uuid TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                resource_uuid TEXT NOT NULL,
+                nodegroup_uuid TEXT,
+                parameters TEXT NOT NULL,
+                state TEXT NOT NULL,
+                project_id TEXT,
+                user_id TEXT,
+                request_id TEXT,
+                lease_owner TEXT,
+                lease_expires_at \(t.timestamp),
+                attempts \(t.int) NOT NULL DEFAULT 0,
+                last_error TEXT,
+                created_at \(t.timestamp),
+                updated_at \(t.timestamp),
+                CONSTRAINT uniq_operation0uuid UNIQUE (uuid)
+            )
+            """,
+            "CREATE INDEX operation_state_lease_idx ON operation (state, lease_expires_at)",
+            "CREATE INDEX operation_resource_uuid_idx ON operation (resource_uuid)",
+            """
+            CREATE TABLE flavor (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                vcpus \(t.int) NOT NULL,
+                ram_mb \(t.int) NOT NULL,
+                disk_gb \(t.int) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE image (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                os_distro TEXT,
+                magnum_driver TEXT
+            )
+            """,
+            """
+            CREATE TABLE network (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                is_external \(t.bool) NOT NULL DEFAULT FALSE
+            )
+            """,
+            """
+            CREATE TABLE subnet (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                network_id TEXT NOT NULL,
+                cidr TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE keypair (
+                name TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                created_at \(t.timestamp),
+                PRIMARY KEY (user_id, name)
+            )
+            """,
+        ]
+    }
+}
