@@ -65,7 +65,9 @@ let package = Package(
         .target(
             name: "MagnumTestSupport",
             dependencies: [
-                "MagnumCore", "MagnumStore",
+                "MagnumCore", "MagnumStore", "MagnumAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

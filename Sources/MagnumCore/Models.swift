@@ -207,7 +207,7 @@ public struct Federation: Sendable, Hashable {
 
 /// A unit of asynchronous work recorded by the API in the same transaction as the resource it
 /// concerns, and later leased and run by a conductor.
-public struct Operation: Sendable, Hashable {
+public struct ClusterOperation: Sendable, Hashable {
     /// What the operation does.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case clusterCreate = "cluster_create"
@@ -220,9 +220,6 @@ public struct Operation: Sendable, Hashable {
         case nodegroupDelete = "nodegroup_delete"
         case caRotate = "ca_rotate"
         case credentialRotate = "credential_rotate"
-        case federationCreate = "federation_create"
-        case federationUpdate = "federation_update"
-        case federationDelete = "federation_delete"
     }
 
     /// Where the operation is in its life.
@@ -233,11 +230,11 @@ public struct Operation: Sendable, Hashable {
     public var id: Int64 = 0
     public var uuid: String
     public var kind: Kind
-    /// UUID of the cluster (or federation) the operation concerns.
+    /// UUID of the cluster the operation concerns.
     public var resourceUUID: String
     /// UUID of the nodegroup for nodegroup operations.
     public var nodegroupUUID: String?
-    /// Operation parameters (node_count, nodes_to_remove, rollback, template, …).
+    /// ClusterOperation parameters (node_count, nodes_to_remove, rollback, template, …).
     public var parameters: [String: JSON] = [:]
     public var state: State = .pending
     public var projectID: String?

@@ -8,12 +8,16 @@ import PostgresNIO
 /// `sslmode` follows libpq: `disable`, `prefer` (the default; TLS without certificate checks
 /// when the server offers it), `require` (TLS without certificate checks), `verify-ca` and
 /// `verify-full` (TLS with full verification).
-public struct PostgresURL: Sendable, Hashable {
+public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     /// TLS policy of the connection.
     public enum TLSMode: String, Sendable, Hashable {
+        /// Plain TCP.
         case disable
+        /// TLS without certificate checks when the server offers it, plain TCP otherwise.
         case prefer
+        /// TLS without certificate checks; fail when the server does not offer it.
         case require
+        /// TLS with certificate and host name verification (`verify-ca` maps here too).
         case verifyFull = "verify-full"
     }
 
@@ -43,9 +47,10 @@ public struct PostgresURL: Sendable, Hashable {
         }
         self.host = host
         self.port = components.port ?? 5432
-        self.username = components.user.flatMap { $0.removingPercentEncoding ?? $0 } ?? "postgres"
-        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
-        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        self.username = components.percentEncodedUser.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
+        self.password = components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        let encodedPath = components.percentEncodedPath
+        let path = encodedPath.hasPrefix("/") ? String(encodedPath.dropFirst()) : encodedPath
         self.database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
         var tls = TLSMode.prefer
         for item in components.queryItems ?? [] where item.name == "sslmode" {
@@ -67,13 +72,20 @@ public struct PostgresURL: Sendable, Hashable {
         components.scheme = "postgres"
         components.host = host
         components.port = port
-        components.user = username
-        components.password = password
-        components.path = "/" + (database ?? "")
+        components.percentEncodedUser = Self.encode(username)
+        components.percentEncodedPassword = password.map(Self.encode)
+        components.percentEncodedPath = "/" + (database.map(Self.encode) ?? "")
         if tls != .prefer {
             components.queryItems = [URLQueryItem(name: "sslmode", value: tls.rawValue)]
         }
         return components.string ?? ""
+    }
+
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    private static func encode(_ part: String) -> String {
+        part.addingPercentEncoding(withAllowedCharacters: unreserved) ?? part
     }
 
     /// The URL with its password masked, for logs.
@@ -82,6 +94,9 @@ public struct PostgresURL: Sendable, Hashable {
         if copy.password != nil { copy.password = "***" }
         return copy.string
     }
+
+    /// The redacted URL (never the password).
+    public var description: String { redacted }
 
     var tlsConfiguration: TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()

@@ -431,7 +431,7 @@ enum ModelRows {
 
     // Operations
 
-    static func values(_ o: MagnumCore.Operation) -> RowValues {
+    static func values(_ o: MagnumCore.ClusterOperation) -> RowValues {
         var v = RowValues()
         v.set("uuid", o.uuid)
         v.set("kind", o.kind.rawValue)
@@ -449,15 +449,15 @@ enum ModelRows {
         return v
     }
 
-    static func operation(_ row: any SQLRow) throws -> MagnumCore.Operation {
-        var o = MagnumCore.Operation(
+    static func operation(_ row: any SQLRow) throws -> MagnumCore.ClusterOperation {
+        var o = MagnumCore.ClusterOperation(
             uuid: try row.string("uuid"),
-            kind: try row.requiredEnum("kind", MagnumCore.Operation.Kind.self),
+            kind: try row.requiredEnum("kind", MagnumCore.ClusterOperation.Kind.self),
             resourceUUID: try row.string("resource_uuid"))
         o.id = try row.int64("id")
         o.nodegroupUUID = try row.optionalString("nodegroup_uuid")
         o.parameters = try row.jsonObject("parameters")
-        o.state = try row.requiredEnum("state", MagnumCore.Operation.State.self)
+        o.state = try row.requiredEnum("state", MagnumCore.ClusterOperation.State.self)
         o.projectID = try row.optionalString("project_id")
         o.userID = try row.optionalString("user_id")
         o.requestID = try row.optionalString("request_id")

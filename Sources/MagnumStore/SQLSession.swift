@@ -473,7 +473,7 @@ struct SQLSession: StoreSession {
 
     // MARK: Operations
 
-    func insert(_ operation: MagnumCore.Operation) async throws -> MagnumCore.Operation {
+    func insert(_ operation: MagnumCore.ClusterOperation) async throws -> MagnumCore.ClusterOperation {
         var o = operation
         o.leaseExpiresAt = o.leaseExpiresAt?.storeNormalized
         o.createdAt = Self.now()
@@ -487,7 +487,7 @@ struct SQLSession: StoreSession {
         return o
     }
 
-    func operations(resourceUUID: String) async throws -> [MagnumCore.Operation] {
+    func operations(resourceUUID: String) async throws -> [MagnumCore.ClusterOperation] {
         try await fetch(
             """
             SELECT * FROM \(ident: "operation") WHERE \(ident: "resource_uuid") = \(bind: resourceUUID) \
@@ -495,7 +495,7 @@ struct SQLSession: StoreSession {
             """, ModelRows.operation)
     }
 
-    func update(_ operation: MagnumCore.Operation) async throws -> MagnumCore.Operation {
+    func update(_ operation: MagnumCore.ClusterOperation) async throws -> MagnumCore.ClusterOperation {
         var o = operation
         o.leaseExpiresAt = o.leaseExpiresAt?.storeNormalized
         o.updatedAt = Self.now()
@@ -503,7 +503,7 @@ struct SQLSession: StoreSession {
         values.set("updated_at", o.updatedAt)
         o.createdAt = try await updateRow(
             "operation", values, keyColumn: "uuid", key: o.uuid,
-            notFound: MagnumError(.notFound, "Operation \(o.uuid) could not be found."),
+            notFound: MagnumError(.notFound, "ClusterOperation \(o.uuid) could not be found."),
             conflict: MagnumError(.conflict, "An operation with UUID \(o.uuid) already exists."))
         return o
     }

@@ -34,11 +34,14 @@ public final class SQLStore: Store, Service {
 
     private let backend: Backend
     private let logger: Logger
+    /// How long a PostgreSQL session waits for a pooled connection before answering 503.
+    private let leaseTimeout: Duration
 
-    private init(dialect: SQLStoreDialect, backend: Backend, logger: Logger) {
+    private init(dialect: SQLStoreDialect, backend: Backend, logger: Logger, leaseTimeout: Duration = .seconds(10)) {
         self.dialect = dialect
         self.backend = backend
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     // MARK: - Factories
@@ -99,8 +102,9 @@ public final class SQLStore: Store, Service {
     /// - Parameters:
     ///   - url: The database URL.
     ///   - maxConnections: Size of the connection pool.
-    ///   - connectTimeout: How long connecting may take; a database that stays unreachable
-    ///     for longer makes sessions fail with `MagnumError(.unavailable, …)`.
+    ///   - connectTimeout: How long connecting may take, and how long a session waits for a
+    ///     pooled connection; a session that gets none in time fails with
+    ///     `MagnumError(.unavailable, …)`.
     ///   - logger: Where the store logs.
     public static func postgres(
         url: String, maxConnections: Int = 20, connectTimeout: Duration = .seconds(10),
@@ -111,7 +115,7 @@ public final class SQLStore: Store, Service {
         configuration.options.maximumConnections = max(1, maxConnections)
         configuration.options.connectTimeout = connectTimeout
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return SQLStore(dialect: .postgres, backend: .postgres(client), logger: logger)
+        return SQLStore(dialect: .postgres, backend: .postgres(client), logger: logger, leaseTimeout: connectTimeout)
     }
 
     /// The newest schema version this build knows.
@@ -188,8 +192,20 @@ public final class SQLStore: Store, Service {
         let error: any Error
     }
 
+    /// Which child of a session's lease race finished.
+    private enum LeaseRace<T: Sendable>: Sendable {
+        case value(T)
+        case leased
+    }
+
+    /// Set once a PostgreSQL session got its connection.
+    private actor LeaseFlag {
+        private(set) var leased = false
+        func markLeased() { leased = true }
+    }
+
     private func transaction<T: Sendable>(
-        write: Bool, _ body: (SQLSession) async throws -> T
+        write: Bool, _ body: @Sendable (SQLSession) async throws -> T
     ) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock):
@@ -214,31 +230,61 @@ public final class SQLStore: Store, Service {
             }
         case .postgres(let client):
             let logger = self.logger
-            do {
-                return try await client.withConnection { connection in
-                    let session = SQLSession(
-                        db: connection.sql(queryLogLevel: .trace), dialect: .postgres, logger: logger)
-                    try await session.run(write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    let value: T
-                    do {
-                        value = try await body(session)
-                        try await session.run("COMMIT")
-                    } catch {
+            let leaseTimeout = self.leaseTimeout
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: LeaseRace<T>.self) { group in
+                    let flag = LeaseFlag()
+                    group.addTask {
                         do {
-                            try await session.run("ROLLBACK")
+                            return .value(
+                                try await client.withConnection { connection in
+                                    await flag.markLeased()
+                                    return try await Self.postgresTransaction(
+                                        connection, write: write, logger: logger, body)
+                                })
+                        } catch let failure as BodyFailure {
+                            throw failure.error
                         } catch {
-                            // Never hand a connection in an unknown transaction state back to the pool.
-                            try? await connection.close()
+                            throw DatabaseErrors.mapConnect(error, logger: logger)
                         }
-                        throw BodyFailure(error: error)
                     }
-                    return value
+                    // The pool only gives up on an unreachable server after a minute; answer sooner.
+                    group.addTask {
+                        try await Task.sleep(for: leaseTimeout)
+                        if await flag.leased { return .leased }
+                        throw DatabaseErrors.unavailable("no connection within \(leaseTimeout)", logger: logger)
+                    }
+                    while let outcome = try await group.next() {
+                        if case .value(let value) = outcome {
+                            group.cancelAll()
+                            return value
+                        }
+                    }
+                    throw MagnumError(.internal, DatabaseErrors.internalMessage)
                 }
-            } catch let failure as BodyFailure {
-                throw failure.error
-            } catch {
-                throw DatabaseErrors.mapConnect(error, logger: logger)
             }
         }
+    }
+
+    private static func postgresTransaction<T: Sendable>(
+        _ connection: PostgresConnection, write: Bool, logger: Logger,
+        _ body: @Sendable (SQLSession) async throws -> T
+    ) async throws -> T {
+        let session = SQLSession(db: connection.sql(queryLogLevel: .trace), dialect: .postgres, logger: logger)
+        try await session.run(write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let value: T
+        do {
+            value = try await body(session)
+            try await session.run("COMMIT")
+        } catch {
+            do {
+                try await session.run("ROLLBACK")
+            } catch {
+                // Never hand a connection in an unknown transaction state back to the pool.
+                try? await connection.close()
+            }
+            throw BodyFailure(error: error)
+        }
+        return value
     }
 }

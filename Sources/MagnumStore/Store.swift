@@ -117,9 +117,9 @@ public protocol StoreSession: Sendable {
     func deleteFederation(uuid: String) async throws
 
     // MARK: Operations
-    func insert(_ operation: Operation) async throws -> Operation
-    func operations(resourceUUID: String) async throws -> [Operation]
-    func update(_ operation: Operation) async throws -> Operation
+    func insert(_ operation: ClusterOperation) async throws -> ClusterOperation
+    func operations(resourceUUID: String) async throws -> [ClusterOperation]
+    func update(_ operation: ClusterOperation) async throws -> ClusterOperation
 
     // MARK: Local catalog
     func flavors() async throws -> [Flavor]

@@ -115,12 +115,12 @@ enum Fixtures {
         return f
     }
 
-    static func fullOperation(resource: String) -> MagnumCore.Operation {
-        var o = MagnumCore.Operation(uuid: uuid(), kind: .clusterResize, resourceUUID: resource)
+    static func fullOperation(resource: String) -> MagnumCore.ClusterOperation {
+        var o = MagnumCore.ClusterOperation(uuid: uuid(), kind: .clusterResize, resourceUUID: resource)
         o.nodegroupUUID = uuid()
         o.parameters = [
             "node_count": 3, "nodes_to_remove": ["a", "b"], "rollback": true, "ratio": 1.5, "none": nil,
-            "nested": ["k": ["v": 1]],
+            "nested": ["k": ["v": 7]],
         ]
         o.state = .running
         o.projectID = "p1"

@@ -35,7 +35,7 @@ public struct MagnumResponder: HTTPResponder {
             return response
         } catch let error as MagnumError {
             if error.code == .internal { logger.error("internal error", metadata: ["error": .string(error.message)]) }
-            return Self.errorResponse(error, headers: headers)
+            return Self.errorResponse(error, headers: headers, request: request)
         } catch {
             logger.error("unexpected error", metadata: ["error": .string(String(describing: error))])
             return Self.errorResponse(MagnumError(.internal, "An unexpected error prevented the server from fulfilling your request."), headers: headers)
@@ -102,12 +102,12 @@ public struct MagnumResponder: HTTPResponder {
             return Self.json(406, body, headers: headers)
         }
 
+        // From here on, application errors carry the version headers (framework errors drop
+        // them again in `errorResponse`).
+        Self.addVersionHeaders(&headers, version)
         let query = Self.parseQuery(request.uri.query)
         let method = request.method.rawValue
         let handler = try routes.resolve(method: method, segments: rest, version: version, originalPath: original)
-
-        // From here on, application errors carry the version headers.
-        Self.addVersionHeaders(&headers, version)
         do {
             var buffer: ByteBuffer
             do {
@@ -132,7 +132,7 @@ public struct MagnumResponder: HTTPResponder {
             return Response(status: .init(code: out.status), headers: headers)
         } catch let error as MagnumError {
             if error.code == .internal { logger.error("internal error", metadata: ["error": .string(error.message)]) }
-            return Self.errorResponse(error, headers: headers)
+            return Self.errorResponse(error, headers: headers, request: request)
         }
     }
 
@@ -181,13 +181,18 @@ public struct MagnumResponder: HTTPResponder {
         return Response(status: .init(code: status), headers: h, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
     }
 
-    static func errorResponse(_ error: MagnumError, headers: HTTPFields) -> Response {
+    static func errorResponse(_ error: MagnumError, headers: HTTPFields, request: Request? = nil) -> Response {
         var h = headers
+        var body = error.body
         if error.isFramework {
             for name in ["OpenStack-API-Minimum-Version", "OpenStack-API-Maximum-Version", "OpenStack-API-Version", "Vary"] {
                 h[HTTPField.Name(name)!] = nil
             }
+            // webob titles an unknown route "Not Found" when the client asked for JSON (§3.1 (c)).
+            if error.code == .notFound, let accept = request?.headers[.accept], accept.lowercased().contains("application/json") {
+                body = ["errors": [["request_id": "", "code": "", "status": 404, "title": "Not Found", "detail": "", "links": []]]]
+            }
         }
-        return json(error.httpStatus, error.body, headers: h)
+        return json(error.httpStatus, body, headers: h)
     }
 }

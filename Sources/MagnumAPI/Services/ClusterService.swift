@@ -108,7 +108,7 @@ struct ClusterService {
         c.healthStatusReason = [:]
         let cluster = c
         let nodegroups = defaultNodegroups(cluster, template: template, masterCount: masterCount, nodeCount: nodeCount)
-        var op = Operation(uuid: UUIDs.make(), kind: .clusterCreate, resourceUUID: cluster.uuid)
+        var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterCreate, resourceUUID: cluster.uuid)
         op.parameters = ["master_count": .int(masterCount), "node_count": .int(nodeCount), "create_timeout": JSON(cluster.createTimeout)]
         op = stamp(op, ctx)
         let operation = op
@@ -158,7 +158,7 @@ struct ClusterService {
         MagnumError(.quotaExceeded, "Resource limit exceeded: You have reached the maximum clusters per project, \(limit). You may delete a cluster to make room for a new one.")
     }
 
-    func stamp(_ op: Operation, _ ctx: RequestContext) -> Operation {
+    func stamp(_ op: ClusterOperation, _ ctx: RequestContext) -> ClusterOperation {
         var op = op
         op.projectID = ctx.projectID
         op.userID = ctx.userID
@@ -200,7 +200,7 @@ struct ClusterService {
             guard var worker = ngs.first(where: { $0.isDefault && !$0.isMaster }) else {
                 throw MagnumError(.invalid, "Cluster \(c.uuid) has no default worker nodegroup.")
             }
-            var op = Operation(uuid: UUIDs.make(), kind: .clusterUpdate, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterUpdate, resourceUUID: c.uuid)
             op.nodegroupUUID = worker.uuid
             op.parameters = ["node_count": .int(newCount), "previous_node_count": .int(worker.nodeCount), "rollback": .bool(rollback)]
             worker.nodeCount = newCount
@@ -215,8 +215,9 @@ struct ClusterService {
 
     static func revalidateUpdate(_ doc: [String: JSON], old: [String: JSON]) throws -> [String: JSON] {
         var out = doc
-        if doc["node_count"] != old["node_count"] {
-            let v = doc["node_count"] ?? .null
+        // `remove /node_count` leaves the count unchanged (contract §4.2.4).
+        if doc["node_count"] == nil { out["node_count"] = old["node_count"] }
+        if let v = doc["node_count"], v != old["node_count"] {
             guard case .int(let n) = v else {
                 throw MagnumError.invalidField("node_count", v.pythonDescription, "Wrong type. Expected '<class 'int'>', got '\(v.isNull ? "<class 'NoneType'>" : "<class 'str'>")'")
             }
@@ -246,11 +247,11 @@ struct ClusterService {
             c.status = .deleteInProgress
             c.statusReason = nil
             _ = try await session.update(c)
-            _ = try await session.insert(stamp(Operation(uuid: UUIDs.make(), kind: .clusterDelete, resourceUUID: c.uuid), ctx))
+            _ = try await session.insert(stamp(ClusterOperation(uuid: UUIDs.make(), kind: .clusterDelete, resourceUUID: c.uuid), ctx))
         }
     }
 
-    static let resizeSchema = ResourceSchema(argument: "cluster_resize", fields: [
+    static let resizeSchema = ResourceSchema(argument: "cluster_resize_req", fields: [
         FieldSpec("node_count", .integer(min: 0, max: nil), mandatory: true),
         FieldSpec("nodes_to_remove", .stringList),
         FieldSpec("nodegroup", .string(min: 1, max: 255)),
@@ -260,6 +261,8 @@ struct ClusterService {
     func resize(_ ident: String, body: JSON?, version: Microversion, _ ctx: RequestContext) async throws -> String {
         let fields = try ClusterService.resizeSchema.decode(body)
         let nodeCount = fields["node_count"]?.intValue ?? 0
+        // Upstream's 1.7–1.9 handler refuses zero before looking the cluster up.
+        try ClusterRules.checkZeroNodes(nodeCount, version: version)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
             var c = try await Lookup.cluster(session, ident, vis)
@@ -272,7 +275,6 @@ struct ClusterService {
                 guard let w = ngs.first(where: { $0.isDefault && !$0.isMaster }) else { throw MagnumError.notFound("Nodegroup", "default-worker") }
                 ng = w
             }
-            try ClusterRules.checkZeroNodes(nodeCount, version: version)
             if ng.isMaster {
                 throw MagnumError(.invalid, "Resizing the master nodegroup is not supported by this driver.")
             }
@@ -280,7 +282,7 @@ struct ClusterService {
                 throw MagnumError(.invalid, "Resizing \(ng.name ?? ng.uuid) outside the allowed range: min_node_count = \(ng.minNodeCount), max_node_count = \(ng.maxNodeCount.map(String.init) ?? "None")")
             }
             try ClusterRules.checkState(c, allowed: OperationGate.resize, verb: "Resizing")
-            var op = Operation(uuid: UUIDs.make(), kind: .clusterResize, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterResize, resourceUUID: c.uuid)
             op.nodegroupUUID = ng.uuid
             op.parameters = ["node_count": .int(nodeCount), "previous_node_count": .int(ng.nodeCount),
                              "nodes_to_remove": fields["nodes_to_remove"] ?? .array([])]
@@ -295,7 +297,7 @@ struct ClusterService {
         }
     }
 
-    static let upgradeSchema = ResourceSchema(argument: "cluster_upgrade", fields: [
+    static let upgradeSchema = ResourceSchema(argument: "cluster_upgrade_req", fields: [
         FieldSpec("cluster_template", .string(min: 1, max: 255), mandatory: true),
         FieldSpec("max_batch_size", .integer(min: 1, max: nil)),
         FieldSpec("nodegroup", .string(min: 1, max: 255)),
@@ -325,7 +327,7 @@ struct ClusterService {
                 ng = w
             }
             try ClusterRules.checkState(c, allowed: OperationGate.upgrade, verb: "Upgrading")
-            var op = Operation(uuid: UUIDs.make(), kind: .clusterUpgrade, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterUpgrade, resourceUUID: c.uuid)
             op.nodegroupUUID = ng.uuid
             op.parameters = ["cluster_template": .string(template.uuid), "max_batch_size": .int(fields["max_batch_size"]?.intValue ?? 1)]
             ng.status = .updateInProgress

@@ -12,9 +12,11 @@ enum Lookup {
     }
 
     /// Exactly one match: 404 for none, 409 for several rows sharing the name.
-    static func one<T>(_ matches: [T], kind: String, plural: String, ident: String) throws -> T {
+    /// `uuidWord` names the resource in the hint (upstream says "the ClusterTemplate uuid" but
+    /// "the cluster uuid").
+    static func one<T>(_ matches: [T], kind: String, plural: String, ident: String, uuidWord: String? = nil) throws -> T {
         if matches.count > 1 {
-            throw MagnumError(.conflict, "Multiple \(plural) exist with same name. Please use the \(kind.lowercased()) uuid instead.")
+            throw MagnumError(.conflict, "Multiple \(plural) exist with same name. Please use the \(uuidWord ?? kind.lowercased()) uuid instead.")
         }
         guard let m = matches.first else { throw MagnumError.notFound(kind, ident) }
         return m
@@ -29,7 +31,7 @@ enum Lookup {
 
     static func template(_ session: any StoreSession, _ ident: String, _ vis: Visibility, allowID: Bool = false) async throws -> ClusterTemplate {
         try one(try await session.clusterTemplates(matching: Lookup.ident(ident, allowID: allowID), vis),
-                kind: "ClusterTemplate", plural: "ClusterTemplates", ident: ident)
+                kind: "ClusterTemplate", plural: "ClusterTemplates", ident: ident, uuidWord: "ClusterTemplate")
     }
 
     static func cluster(_ session: any StoreSession, _ ident: String, _ vis: Visibility) async throws -> Cluster {

@@ -64,7 +64,7 @@ struct NodeGroupService {
             c.status = .updateInProgress
             c.statusReason = nil
             _ = try await session.update(c)
-            var op = Operation(uuid: UUIDs.make(), kind: .nodegroupCreate, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupCreate, resourceUUID: c.uuid)
             op.nodegroupUUID = inserted.uuid
             _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
             return (c, inserted)
@@ -112,7 +112,7 @@ struct NodeGroupService {
             c.status = .updateInProgress
             c.statusReason = nil
             _ = try await session.update(c)
-            var op = Operation(uuid: UUIDs.make(), kind: .nodegroupUpdate, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupUpdate, resourceUUID: c.uuid)
             op.nodegroupUUID = ng.uuid
             _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
             return (c, saved)
@@ -132,7 +132,7 @@ struct NodeGroupService {
             c.status = .updateInProgress
             c.statusReason = nil
             _ = try await session.update(c)
-            var op = Operation(uuid: UUIDs.make(), kind: .nodegroupDelete, resourceUUID: c.uuid)
+            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupDelete, resourceUUID: c.uuid)
             op.nodegroupUUID = ng.uuid
             _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
         }

@@ -45,7 +45,7 @@ enum ClusterViews {
         if brief { d = d.filter { briefKeys.contains($0.key) } }
         if version >= .clusterID, let v = d.removeValue(forKey: "stack_id") { d["cluster_id"] = v }
         d["links"] = Links.make(base, "clusters/\(l.cluster.uuid)")
-        if withFaults, let f = ClusterRules.faults(l.cluster, nodegroups: l.nodegroups) { d["faults"] = JSON(f) }
+        if withFaults, let f = ClusterRules.faults(l.cluster, nodegroups: l.nodegroups) { d["faults"] = f }
         return .object(d)
     }
 }

@@ -108,14 +108,15 @@ public enum ClusterRules {
         return doc
     }
 
-    /// `faults`: `{nodegroup name: reason}` of failed nodegroups, only for failed clusters.
-    public static func faults(_ c: Cluster, nodegroups: [NodeGroup]) -> [String: String]? {
+    /// `faults`: `{nodegroup name: reason}` of failed nodegroups (a missing reason is `null`,
+    /// as upstream renders `None`), only for failed clusters.
+    public static func faults(_ c: Cluster, nodegroups: [NodeGroup]) -> JSON? {
         guard let s = c.status, ClusterStatus.failed.contains(s) else { return nil }
-        var f: [String: String] = [:]
+        var f: [String: JSON] = [:]
         for ng in nodegroups where ng.status?.isFailed == true {
-            f[ng.name ?? ng.uuid] = ng.statusReason ?? ""
+            f[ng.name ?? ng.uuid] = JSON(ng.statusReason)
         }
-        return f
+        return .object(f)
     }
 
     /// The base driver's master-size rule: odd and at least one.
@@ -206,7 +207,8 @@ public enum NodeGroupRules {
                 throw invalid("max_node_count", name, "min_node_count (\(ng.minNodeCount)) should be less or equal to max_node_count (\(max))")
             }
             if ng.nodeCount > max {
-                throw invalid("node_count", name, "node_count (\(ng.nodeCount)) should be less or equal to max_node_count (\(max))")
+                // Upstream names `max_node_count` as the invalid attribute here too.
+                throw invalid("max_node_count", name, "node_count (\(ng.nodeCount)) should be less or equal to max_node_count (\(max))")
             }
         }
         if ng.minNodeCount > ng.nodeCount {

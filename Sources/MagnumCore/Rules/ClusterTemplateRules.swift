@@ -166,7 +166,7 @@ public enum ClusterTemplateRules {
             for part in dns.split(separator: ",", omittingEmptySubsequences: false) {
                 let ip = part.trimmingCharacters(in: .whitespaces)
                 if !isIPv4(ip) {
-                    throw MagnumError.invalidField("dns_nameserver", dns, "'\(ip)' is not a valid IPv4 address")
+                    throw MagnumError(.invalid, "Expected a single dns address or comma separated dns list, but received \(dns).")
                 }
             }
         }
@@ -181,14 +181,15 @@ public enum ClusterTemplateRules {
     }
 
     /// The in-use rule: a template referenced by clusters may only change its name, or exactly
-    /// one of public (to true) / hidden / tags.
+    /// one of public (to true) / hidden / tags (to a value).
     public static func changeAllowedWhileInUse(old: ClusterTemplate, new: ClusterTemplate) -> Bool {
         let a = document(old), b = document(new)
         let changed = Set(a.keys.filter { a[$0] != b[$0] }).subtracting(["updated_at"])
         if changed.isEmpty || changed == ["name"] { return true }
         if changed.count == 1, let only = changed.first {
             if only == "public" { return new.isPublic }
-            return only == "hidden" || only == "tags"
+            if only == "tags" { return new.tags != nil }
+            return only == "hidden"
         }
         return false
     }

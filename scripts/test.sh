@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: starts a real PostgreSQL (installed from Debian packages when missing),
+# runs the end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every
+# XCTest suite against both databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+MAGNUM_TEST_DATABASE_URL="$(scripts/postgres.sh start | tail -n 1)"
+export MAGNUM_TEST_DATABASE_URL
+echo "test.sh: PostgreSQL at ${MAGNUM_TEST_DATABASE_URL%%@*}@…"
+
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Wrapping|Merging)' || true
+swift build --build-tests >/dev/null   # fail here (with the full log above) when the build is broken
+
+scripts/smoke.sh .build/debug/magnum
+
+swift test --skip-build --disable-swift-testing 2>&1 | tee /tmp/magnum-swift-test.log | grep -vE "^Test Case .*(started|passed)" || true
+# `swift test` output is piped through tee; take its verdict from the log.
+if grep -qE "with [1-9][0-9]* failures?|error: " /tmp/magnum-swift-test.log || ! grep -qE "Executed [0-9]+ tests?, with 0 failures" /tmp/magnum-swift-test.log; then
+    echo "test.sh: swift test failed" >&2
+    exit 1
+fi
+summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/magnum-swift-test.log | tail -n 1)
+total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+echo "$((total - failed)) passed, $failed failed"
