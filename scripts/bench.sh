@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-15}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product magnum >/dev/null
-BIN=.build/release/magnum
+swift build -c release --scratch-path .build-release --product magnum >/dev/null
+BIN=.build-release/release/magnum
 WORK="$(mktemp -d /tmp/magnum-bench.XXXXXX)"
 PORT=$(( 20000 + RANDOM % 20000 ))
 cat > "$WORK/tokens.yaml" <<'YAML'

@@ -143,3 +143,8 @@ public enum StoreTable: String, Sendable {
     case quotas
     case federation
 }
+
+extension StoreTable {
+    /// The columns a list of this table may be sorted by (`sort_key`).
+    public var sortableColumns: Set<String> { TableColumns.sets[self] ?? [] }
+}

@@ -419,9 +419,11 @@ final class ClusterActionTests: XCTestCase {
             let ops = try await operations(h, uuid).map(\.kind)
             XCTAssertEqual(ops, [.clusterCreate])
 
-            // Policy: project member only — readers and (quirk 18) admins are refused.
+            // Policy: project member only (quirk 18: no admin override) — readers are refused; the
+            // admin passes only through Keystone's implied member role, in its own project, so
+            // another project's cluster is not found (no all-projects scoping).
             assertError(try await rotate(h, uuid, token: .reader), 403, "Policy doesn't allow credential:rotate to be performed.")
-            assertError(try await rotate(h, uuid, token: .admin), 403, "Policy doesn't allow credential:rotate to be performed.")
+            assertError(try await rotate(h, uuid, token: .admin), 404, "Cluster \(uuid) could not be found.")
             let missing = "11111111-2222-3333-4444-555555555555"
             assertError(try await rotate(h, missing), 404, "Cluster \(missing) could not be found.")
             assertError(try await rotate(h, "nope"), 404, "Cluster nope could not be found.")

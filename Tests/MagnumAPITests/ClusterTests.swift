@@ -449,6 +449,11 @@ final class ClusterTests: XCTestCase {
             assertError(try await post(h, ["cluster_template_id": t, "floating_ip_enabled": "maybe"]), 400,
                         "Invalid input for field/attribute floating_ip_enabled. Value: 'maybe'. Unrecognized value 'maybe', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
 
+            // devicemapper needs at least 3 GB, from the cluster's value or the template's.
+            let dm = uuidOf(try await h.createTemplate(["name": "dm", "docker_storage_driver": "devicemapper", "docker_volume_size": 5]))
+            assertError(try await post(h, ["cluster_template_id": .string(dm), "docker_volume_size": 2]), 400,
+                        "docker volume size 2 GB is not valid, expecting minimum value 3GB for devicemapper storage driver.")
+
             // Nothing was created by the refused requests.
             let count = try await h.store.read { try await $0.clusterCount(projectID: "demo-project") }
             XCTAssertEqual(count, 3)
@@ -547,8 +552,8 @@ final class ClusterTests: XCTestCase {
             let first = try await h.store.read { try await $0.clusters(Visibility(projectID: "demo-project", userID: nil, allProjects: false), sort: MagnumStore.SortOrder()) }.first?.uuid ?? ""
             let d = try await h.request(.delete, "/v1/clusters/\(first)")
             XCTAssertEqual(d.status, 204)
-            let hoisted1 = try await post(h, ["cluster_template_id": .string(ct)]).status
-            XCTAssertEqual(hoisted1, 403)
+            let stillRefused = try await post(h, ["cluster_template_id": .string(ct)]).status
+            XCTAssertEqual(stillRefused, 403)
         }
     }
 
@@ -566,8 +571,8 @@ final class ClusterTests: XCTestCase {
             // Raising the quota lets the next create through.
             let up = try await h.request(.patch, "/v1/quotas/demo-project/Cluster", token: .admin, body: ["hard_limit": 3])
             XCTAssertEqual(up.status, 202, up.text)
-            let hoisted2 = try await post(h, ["name": "three", "cluster_template_id": .string(ct)]).status
-            XCTAssertEqual(hoisted2, 202)
+            let afterRaise = try await post(h, ["name": "three", "cluster_template_id": .string(ct)]).status
+            XCTAssertEqual(afterRaise, 202)
             // A zero quota refuses everything.
             _ = try await h.request(.post, "/v1/quotas", token: .admin, body: ["project_id": "other-project", "resource": "Cluster", "hard_limit": 0])
             let otherCT = uuidOf(try await h.createTemplate(token: .other))
@@ -791,8 +796,8 @@ final class ClusterTests: XCTestCase {
             try await h.setClusterState(uuid, .updateComplete)
             let byName = try await patch(h, "k8s", [["op": "replace", "path": "/node_count", "value": 1]])
             XCTAssertEqual(byName.status, 202, byName.text)
-            let hoisted3 = try await operations(h, uuid).last?.parameters["previous_node_count"]
-            XCTAssertEqual(hoisted3, 5)
+            let previousCount = try await operations(h, uuid).last?.parameters["previous_node_count"]
+            XCTAssertEqual(previousCount, 5)
         }
     }
 
@@ -809,8 +814,8 @@ final class ClusterTests: XCTestCase {
             }
             let ngs = try await nodegroups(h, uuid)
             XCTAssertEqual(ngs.first { $0.name == "default-worker" }?.nodeCount, 1)
-            let hoisted4 = try await operations(h, uuid).map(\.kind)
-            XCTAssertEqual(hoisted4, [.clusterCreate])
+            let kindsAfterRefusals = try await operations(h, uuid).map(\.kind)
+            XCTAssertEqual(kindsAfterRefusals, [.clusterCreate])
         }
     }
 
@@ -861,8 +866,8 @@ final class ClusterTests: XCTestCase {
             let g = try await h.request(.get, "/v1/clusters/\(uuid)")
             XCTAssertEqual(g.json?["status"], "CREATE_COMPLETE")
             XCTAssertEqual(g.json?["name"], "k8s")
-            let hoisted5 = try await operations(h, uuid).map(\.kind)
-            XCTAssertEqual(hoisted5, [.clusterCreate])
+            let kindsAfterRefusals = try await operations(h, uuid).map(\.kind)
+            XCTAssertEqual(kindsAfterRefusals, [.clusterCreate])
         }
     }
 
@@ -879,20 +884,20 @@ final class ClusterTests: XCTestCase {
             for v in ["1.1", "1.3", "1.9"] {
                 assertError(try await patch(h, uuid, [["op": "replace", "path": "/node_count", "value": 0]], version: v), 400, zero)
             }
-            let hoisted6 = try await operations(h, uuid).count
-            XCTAssertEqual(hoisted6, 1)
+            let opsAfterZero = try await operations(h, uuid).count
+            XCTAssertEqual(opsAfterZero, 1)
             // `remove /node_count` leaves the count unchanged (§4.2.4).
             let removed = try await patch(h, uuid, [["op": "remove", "path": "/node_count"]])
             XCTAssertEqual(removed.status, 202, removed.text)
-            let hoisted7 = try await nodegroups(h, uuid).first { $0.name == "default-worker" }?.nodeCount
-            XCTAssertEqual(hoisted7, 1)
-            let hoisted8 = try await operations(h, uuid).count
-            XCTAssertEqual(hoisted8, 1)
+            let countAfterRemove = try await nodegroups(h, uuid).first { $0.name == "default-worker" }?.nodeCount
+            XCTAssertEqual(countAfterRemove, 1)
+            let opsAfterRemove = try await operations(h, uuid).count
+            XCTAssertEqual(opsAfterRemove, 1)
 
             let ok = try await patch(h, uuid, [["op": "replace", "path": "/node_count", "value": 0]], version: "1.10")
             XCTAssertEqual(ok.status, 202, ok.text)
-            let hoisted9 = try await nodegroups(h, uuid).first { $0.name == "default-worker" }?.nodeCount
-            XCTAssertEqual(hoisted9, 0)
+            let countAtZero = try await nodegroups(h, uuid).first { $0.name == "default-worker" }?.nodeCount
+            XCTAssertEqual(countAtZero, 0)
             let g = try await h.request(.get, "/v1/clusters/\(uuid)", version: "1.10")
             XCTAssertEqual(g.json?["node_count"], 0)
         }
@@ -913,8 +918,8 @@ final class ClusterTests: XCTestCase {
             XCTAssertEqual(g.json?["health_status"], "HEALTHY")
             XCTAssertEqual(g.json?["health_status_reason"], ["api": "ok"])
             XCTAssertEqual(g.json?["status"], "CREATE_COMPLETE")
-            let hoisted10 = try await operations(h, uuid).map(\.kind)
-            XCTAssertEqual(hoisted10, [.clusterCreate])
+            let healthKinds = try await operations(h, uuid).map(\.kind)
+            XCTAssertEqual(healthKinds, [.clusterCreate])
             let brief = try await h.request(.get, "/v1/clusters")
             XCTAssertEqual(brief.json?["clusters"]?.arrayValue?.first?["health_status"], "HEALTHY")
 
@@ -937,8 +942,8 @@ final class ClusterTests: XCTestCase {
             let malformed = try await patch(h, uuid, [["op": "replace", "path": "/health_status_reason", "value": "{'api': "]])
             XCTAssertEqual(malformed.status, 400, malformed.text)
             XCTAssertTrue(malformed.errorDetail?.hasPrefix("Couldn't apply patch '") ?? false, malformed.text)
-            let hoisted11 = try await h.request(.get, "/v1/clusters/\(uuid)").json?["health_status"]
-            XCTAssertEqual(hoisted11, "UNHEALTHY")
+            let healthAfterMalformed = try await h.request(.get, "/v1/clusters/\(uuid)").json?["health_status"]
+            XCTAssertEqual(healthAfterMalformed, "UNHEALTHY")
 
             // Health together with a node count change: one update operation.
             let both = try await patch(h, uuid, [["op": "replace", "path": "/health_status", "value": "UNKNOWN"],
@@ -947,8 +952,8 @@ final class ClusterTests: XCTestCase {
             let g4 = try await h.request(.get, "/v1/clusters/\(uuid)")
             XCTAssertEqual(g4.json?["health_status"], "UNKNOWN")
             XCTAssertEqual(g4.json?["status"], "UPDATE_IN_PROGRESS")
-            let hoisted12 = try await operations(h, uuid).map(\.kind)
-            XCTAssertEqual(hoisted12, [.clusterCreate, .clusterUpdate])
+            let kindsAfterBoth = try await operations(h, uuid).map(\.kind)
+            XCTAssertEqual(kindsAfterBoth, [.clusterCreate, .clusterUpdate])
         }
     }
 
@@ -963,12 +968,12 @@ final class ClusterTests: XCTestCase {
             for v in ["1.1", "1.2"] {
                 assertError(try await patch(h, uuid, replace, version: v, query: "?rollback=True"), 400, "Unknown argument: \"rollback\"")
             }
-            let hoisted13 = try await operations(h, uuid).count
-            XCTAssertEqual(hoisted13, 1)
+            let opsAfterRefusal = try await operations(h, uuid).count
+            XCTAssertEqual(opsAfterRefusal, 1)
             let r = try await patch(h, uuid, replace, version: "1.3", query: "?rollback=True")
             XCTAssertEqual(r.status, 202, r.text)
-            let hoisted14 = try await operations(h, uuid).last?.parameters["rollback"]
-            XCTAssertEqual(hoisted14, true)
+            let rollbackTrue = try await operations(h, uuid).last?.parameters["rollback"]
+            XCTAssertEqual(rollbackTrue, true)
 
             try await h.setClusterState(uuid, .updateComplete)
             let slash = try await patch(h, uuid + "/", [["op": "replace", "path": "/node_count", "value": 3]], version: "latest", query: "?rollback=True")
@@ -980,14 +985,14 @@ final class ClusterTests: XCTestCase {
             try await h.setClusterState(uuid, .updateComplete)
             let f = try await patch(h, uuid, [["op": "replace", "path": "/node_count", "value": 4]], version: "1.3", query: "?rollback=false")
             XCTAssertEqual(f.status, 202, f.text)
-            let hoisted15 = try await operations(h, uuid).last?.parameters["rollback"]
-            XCTAssertEqual(hoisted15, false)
+            let rollbackFalse = try await operations(h, uuid).last?.parameters["rollback"]
+            XCTAssertEqual(rollbackFalse, false)
 
             try await h.setClusterState(uuid, .updateComplete)
             let bad = try await patch(h, uuid, [["op": "replace", "path": "/node_count", "value": 5]], version: "1.3", query: "?rollback=maybe")
             XCTAssertEqual(bad.status, 400, bad.text)
-            let hoisted16 = try await operations(h, uuid).count
-            XCTAssertEqual(hoisted16, 4)
+            let opsAfterBadRollback = try await operations(h, uuid).count
+            XCTAssertEqual(opsAfterBadRollback, 4)
         }
     }
 
@@ -1018,10 +1023,10 @@ final class ClusterTests: XCTestCase {
             // Any state may be deleted; by name; still listed while deleting.
             let other = try await h.createCluster(template: ct, ["name": "second"])
             try await h.setClusterState(other, .updateFailed)
-            let hoisted17 = try await h.request(.delete, "/v1/clusters/second").status
-            XCTAssertEqual(hoisted17, 204)
-            let hoisted18 = try await operations(h, other).map(\.kind)
-            XCTAssertEqual(hoisted18, [.clusterCreate, .clusterDelete])
+            let secondDelete = try await h.request(.delete, "/v1/clusters/second").status
+            XCTAssertEqual(secondDelete, 204)
+            let secondKinds = try await operations(h, other).map(\.kind)
+            XCTAssertEqual(secondKinds, [.clusterCreate, .clusterDelete])
             let list = try await h.request(.get, "/v1/clusters")
             XCTAssertEqual(list.json?["clusters"]?.arrayValue?.compactMap { $0["status"]?.stringValue }, ["DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS"])
 

@@ -78,7 +78,7 @@ final class HTTPPipelineTests: XCTestCase {
             XCTAssertEqual(created.header("Location"), "http://localhost/v1/clustertemplates/\(newID)")
             let patched = try await h.request(.patch, "/clustertemplates/\(newID)", body: [["op": "replace", "path": "/name", "value": "y"]])
             XCTAssertEqual(patched.json?["name"], "y")
-            XCTAssertEqual(try await h.request(.delete, "/clustertemplates/\(newID)").status, 204)
+            self.check(try await h.request(.delete, "/clustertemplates/\(newID)").status, 204)
             let clusters = try await h.request(.get, "/clusters")
             XCTAssertEqual(clusters.status, 200)
             XCTAssertEqual(clusters.json, ["clusters": []])
@@ -108,7 +108,7 @@ final class HTTPPipelineTests: XCTestCase {
             XCTAssertEqual(patched.json?["name"], "slash")
             let posted = try await h.request(.post, "/v1/clustertemplates/", body: ["coe": "kubernetes", "image_id": "fedora-coreos-latest"])
             XCTAssertEqual(posted.status, 201, posted.text)
-            XCTAssertEqual(try await h.request(.delete, "/v1/clustertemplates/\(posted.json?["uuid"]?.stringValue ?? "")/").status, 204)
+            self.check(try await h.request(.delete, "/v1/clustertemplates/\(posted.json?["uuid"]?.stringValue ?? "")/").status, 204)
         }
     }
 

@@ -24,7 +24,7 @@ struct BayRoutes: Sendable {
     func bayRoute(_ method: String, _ s: [String]) -> Handler? {
         let service = clusters.service
         switch (method, s.count) {
-        case ("GET", 1), ("GET", 2) where s[1] == "detail":
+        case ("GET", _) where s.count == 1 || (s.count == 2 && s[1] == "detail"):
             let detail = s.count == 2
             return { req in
                 var out = try await clusters.list(req, detail: detail)

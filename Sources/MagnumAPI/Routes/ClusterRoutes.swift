@@ -57,7 +57,7 @@ struct ClusterRoutes: Sendable {
 
     func list(_ req: APIRequest, detail: Bool) async throws -> APIResponse {
         try req.allowQuery(PageQuery.parameters)
-        let page = try PageQuery(req, maxLimit: maxLimit, sortable: try await store.read { $0.sortableColumns(.cluster) })
+        let page = try PageQuery(req, maxLimit: maxLimit, sortable: StoreTable.cluster.sortableColumns)
         let all = try await service.list(req.context, detail: detail, sort: page.sort)
         let (items, next) = try page.page(all, key: \.cluster.uuid, notFound: { MagnumError.notFound("Cluster", $0) })
         let views = items.map { ClusterViews.render($0, version: req.version, base: req.baseURL, brief: !detail, withFaults: false) }

@@ -31,7 +31,7 @@ struct ClusterTemplateRoutes: Sendable {
 
     func list(_ req: APIRequest, detail: Bool) async throws -> APIResponse {
         try req.allowQuery(PageQuery.parameters)
-        let page = try PageQuery(req, maxLimit: maxLimit, sortable: try await store.read { $0.sortableColumns(.clusterTemplate) })
+        let page = try PageQuery(req, maxLimit: maxLimit, sortable: StoreTable.clusterTemplate.sortableColumns)
         let all = try await service.list(req.context, detail: detail, sort: page.sort)
         let (items, next) = try page.page(all, key: \.uuid, notFound: { MagnumError.notFound("ClusterTemplate", $0) })
         return .ok(page.collection("clustertemplates", items.map { ClusterTemplateViews.full($0, base: req.baseURL) }, next: next,

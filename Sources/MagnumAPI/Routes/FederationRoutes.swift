@@ -34,7 +34,7 @@ struct FederationRoutes: Sendable {
 
     func list(_ req: APIRequest, detail: Bool) async throws -> APIResponse {
         try req.allowQuery(PageQuery.parameters)
-        let page = try PageQuery(req, maxLimit: maxLimit, sortable: try await store.read { $0.sortableColumns(.federation) })
+        let page = try PageQuery(req, maxLimit: maxLimit, sortable: StoreTable.federation.sortableColumns)
         let all = try await service.list(req.context, detail: detail, sort: page.sort)
         let (items, next) = try page.page(all, key: \.uuid, notFound: { MagnumError.notFound("Federation", $0) })
         return .ok(page.collection("federations", items.map { FederationViews.render($0, base: req.baseURL, brief: !detail) }, next: next,

@@ -12,7 +12,7 @@ struct NodeGroupRoutes: Sendable {
         switch (method, s.count) {
         case ("GET", 3): return { req in
             try req.allowQuery(PageQuery.parameters.union(["role"]))
-            let page = try PageQuery(req, maxLimit: maxLimit, sortable: try await store.read { $0.sortableColumns(.nodegroup) })
+            let page = try PageQuery(req, maxLimit: maxLimit, sortable: StoreTable.nodegroup.sortableColumns)
             let (c, all) = try await service.list(cluster, role: req.query("role"), sort: page.sort, req.context)
             let (items, next) = try page.page(all, key: \.uuid, notFound: { MagnumError.notFound("Nodegroup", $0) })
             return .ok(page.collection("nodegroups", items.map(NodeGroupViews.brief), next: next, base: req.baseURL,

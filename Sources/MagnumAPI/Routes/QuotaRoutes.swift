@@ -11,9 +11,9 @@ struct QuotaRoutes: Sendable {
         switch (method, s.count) {
         case ("GET", 1): return { req in
             try req.allowQuery(PageQuery.parameters.union(["all_tenants"]))
-            let page = try PageQuery(req, maxLimit: maxLimit, sortable: try await store.read { $0.sortableColumns(.quotas) }, integerMarker: true)
+            let page = try PageQuery(req, maxLimit: maxLimit, sortable: StoreTable.quotas.sortableColumns, integerMarker: true)
             let all = try await service.list(allTenants: try req.boolQuery("all_tenants") ?? false, sort: page.sort, req.context)
-            let (items, next) = try page.page(all, key: { String($0.id) }, notFound: { MagnumError(.notFound, "Quota \($0) could not be found.") })
+            let (items, next) = try page.page(all, key: { String($0.id) }, notFound: { MagnumError(.notFound, "Quota could not be found: quota id \($0) .") })
             return .ok(page.collection("quotas", items.map(QuotaService.view), next: next, base: req.baseURL, path: "quotas"))
         }
         case ("POST", 1): return { req in

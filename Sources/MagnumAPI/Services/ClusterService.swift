@@ -215,9 +215,10 @@ struct ClusterService {
 
     static func revalidateUpdate(_ doc: [String: JSON], old: [String: JSON]) throws -> [String: JSON] {
         var out = doc
-        // `remove /node_count` leaves the count unchanged (contract §4.2.4).
-        if doc["node_count"] == nil { out["node_count"] = old["node_count"] }
-        if let v = doc["node_count"], v != old["node_count"] {
+        // `remove /node_count` (the only way to null it: add/replace need a value) leaves the
+        // count unchanged (contract §4.2.4).
+        if (doc["node_count"] ?? .null).isNull { out["node_count"] = old["node_count"] }
+        if let v = out["node_count"], v != old["node_count"] {
             guard case .int(let n) = v else {
                 throw MagnumError.invalidField("node_count", v.pythonDescription, "Wrong type. Expected '<class 'int'>', got '\(v.isNull ? "<class 'NoneType'>" : "<class 'str'>")'")
             }

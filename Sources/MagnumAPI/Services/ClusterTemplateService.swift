@@ -38,31 +38,43 @@ struct ClusterTemplateService {
     }
 
     func update(_ ident: String, _ patchBody: JSON?, _ ctx: RequestContext) async throws -> ClusterTemplate {
-        let ops = try JSONPatch.parse(patchBody ?? .null)
+        guard let patchBody else { throw MagnumError(.invalid, "Missing argument: \"patch\"") }
+        let ops = try JSONPatch.parse(patchBody)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:update_all_projects")
+        // The catalog is consulted outside any transaction (it reads the store itself, and the
+        // SQLite store has a single, non-reentrant connection).
+        let old = try await env.store.read { try await Lookup.template($0, ident, vis) }
+        try env.policy.enforce("clustertemplate:update", ctx, target: PolicyTarget(projectID: old.projectID, userID: old.userID))
+        let oldDoc = ClusterTemplateRules.document(old)
+        var newDoc = try JSONPatch.apply(ops, to: oldDoc, rules: ClusterTemplateRules.patchRules)
+        newDoc = try PatchedDocument.revalidate(newDoc, old: oldDoc, schema: ClusterTemplateRules.schema)
+        var t = old
+        ClusterTemplateRules.apply(newDoc, to: &t)
+        try ClusterTemplateRules.validate(&t, config: env.config, defaultNetworkDriver: false)
+        let changed = Set(newDoc.keys.filter { oldDoc[$0] != newDoc[$0] })
+        try await validateCatalog(t, changed: changed, ctx)
+        if old.isPublic != t.isPublic || old.hidden != t.hidden { try checkPublish(ctx) }
+        if changed.contains("flavor_id") || changed.contains("master_flavor_id") {
+            try await checkRootVolume(t, flavors: [changed.contains("flavor_id") ? t.flavorID : nil,
+                                                   changed.contains("master_flavor_id") ? t.masterFlavorID : nil], ctx)
+        }
+        if t == old { return old }
+        // Save only the attributes the patch changed, onto the row as it is now, with the
+        // in-use rule checked in the same transaction (as upstream's DB update does).
+        let newValues = ClusterTemplateRules.document(t)
+        let changedValues = newValues.filter { oldDoc[$0.key] != $0.value }
+        let (before, after) = (old, t)
         return try await env.store.write { session in
-            let old = try await Lookup.template(session, ident, vis)
-            try env.policy.enforce("clustertemplate:update", ctx, target: PolicyTarget(projectID: old.projectID, userID: old.userID))
-            let oldDoc = ClusterTemplateRules.document(old)
-            var newDoc = try JSONPatch.apply(ops, to: oldDoc, rules: ClusterTemplateRules.patchRules)
-            newDoc = try PatchedDocument.revalidate(newDoc, old: oldDoc, schema: ClusterTemplateRules.schema)
-            var t = old
-            ClusterTemplateRules.apply(newDoc, to: &t)
-            try ClusterTemplateRules.validate(&t, config: env.config, defaultNetworkDriver: false)
-            let changed = Set(newDoc.keys.filter { oldDoc[$0] != newDoc[$0] })
-            try await validateCatalog(t, changed: changed, ctx)
-            if old.isPublic != t.isPublic || old.hidden != t.hidden { try checkPublish(ctx) }
-            if changed.contains("flavor_id") || changed.contains("master_flavor_id") {
-                try await checkRootVolume(t, flavors: [changed.contains("flavor_id") ? t.flavorID : nil,
-                                                       changed.contains("master_flavor_id") ? t.masterFlavorID : nil], ctx)
+            guard var current = try await session.clusterTemplates(matching: .uuid(before.uuid), .everything).first else {
+                throw MagnumError.notFound("ClusterTemplate", ident)
             }
-            if t == old { return old }
-            if try await session.clusterCount(templateUUID: t.uuid) > 0,
-               !ClusterTemplateRules.changeAllowedWhileInUse(old: old, new: t)
+            if try await session.clusterCount(templateUUID: before.uuid) > 0,
+               !ClusterTemplateRules.changeAllowedWhileInUse(old: before, new: after)
             {
-                throw MagnumError(.invalid, "ClusterTemplate \(t.uuid) is referenced by one or multiple clusters.")
+                throw MagnumError(.invalid, "ClusterTemplate \(before.uuid) is referenced by one or multiple clusters.")
             }
-            return try await session.update(t)
+            ClusterTemplateRules.apply(changedValues, to: &current)
+            return try await session.update(current)
         }
     }
 

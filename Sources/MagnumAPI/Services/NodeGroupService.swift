@@ -32,35 +32,44 @@ struct NodeGroupService {
         try env.policy.enforce("nodegroup:create", ctx)
         let fields = try NodeGroupRules.schema.decode(body)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
-        return try await env.store.write { session in
-            var c = try await Lookup.cluster(session, clusterIdent, vis)
+        let name = fields["name"]?.stringValue
+        // The synchronous checks read the cluster first; catalog lookups must not run inside
+        // the write transaction (they use the store themselves).
+        let (cluster, template) = try await env.store.read { session in
+            let c = try await Lookup.cluster(session, clusterIdent, vis)
             guard let api = c.apiAddress, !api.isEmpty else { throw MagnumError(.conflict, "Cluster API address is not available yet") }
-            var ng = NodeGroup(uuid: UUIDs.make(), clusterID: c.uuid)
-            ng.name = fields["name"]?.stringValue
-            if let name = ng.name, !(try await session.nodegroups(clusterUUID: c.uuid, matching: .name(name))).isEmpty {
-                throw MagnumError(.conflict, "A node group with name \(name) already exists in the cluster \(c.name ?? c.uuid).")
-            }
-            ng.nodeCount = fields["node_count"]?.intValue ?? 1
-            ng.minNodeCount = fields["min_node_count"]?.intValue ?? 0
-            ng.maxNodeCount = fields["max_node_count"]?.intValue
-            ng.role = fields["role"]?.stringValue ?? "worker"
-            ng.dockerVolumeSize = fields["docker_volume_size"]?.intValue
-            ng.projectID = ctx.projectID
-            let label = ng.name ?? ng.uuid
-            ng.nodeLabels = try NodeGroupRules.nodeLabels(fields["node_labels"], nodegroup: label)
-            ng.nodeTaints = try NodeGroupRules.taints(fields["node_taints"], nodegroup: label)
-            try NodeGroupRules.checkCounts(ng)
-            try NodeGroupRules.checkNodeLabelsAndTaints(ng)
-            if ng.isMaster { throw MagnumError(.invalid, "Creating master nodegroups is currently not supported.") }
-            let template = try await session.clusterTemplates(matching: .uuid(c.clusterTemplateID), .everything).first
-            ng.imageID = fields["image_id"]?.stringValue ?? template?.imageID
-            ng.flavorID = fields["flavor_id"]?.stringValue ?? c.flavorID
-            let given = fields["labels"]?.objectValue?.compactMapValues(\.stringValue)
-            ng.labels = Labels.effective(given: given, parent: c.labels, merge: fields["merge_labels"]?.boolValue ?? false)
-            try await RootVolume.check(labels: c.labels, flavors: [ng.flavorID], env: env, ctx)
-            if let f = ng.flavorID { _ = try await env.catalog.flavor(f, ctx) }
-            ng.status = .createInProgress
-            let inserted = try await session.insert(ng)
+            try await NodeGroupService.checkUniqueName(session, name, in: c)
+            let t = try await session.clusterTemplates(matching: .uuid(c.clusterTemplateID), .everything).first
+            return (c, t)
+        }
+        var ng = NodeGroup(uuid: UUIDs.make(), clusterID: cluster.uuid)
+        ng.name = name
+        ng.nodeCount = fields["node_count"]?.intValue ?? 1
+        ng.minNodeCount = fields["min_node_count"]?.intValue ?? 0
+        ng.maxNodeCount = fields["max_node_count"]?.intValue
+        ng.role = fields["role"]?.stringValue ?? "worker"
+        ng.dockerVolumeSize = fields["docker_volume_size"]?.intValue
+        ng.projectID = ctx.projectID
+        let label = ng.name ?? ng.uuid
+        // Upstream's order: counts, then node labels/taints, then the master rule.
+        try NodeGroupRules.checkCounts(ng)
+        ng.nodeLabels = try NodeGroupRules.nodeLabels(fields["node_labels"], nodegroup: label)
+        ng.nodeTaints = try NodeGroupRules.taints(fields["node_taints"], nodegroup: label)
+        try NodeGroupRules.checkNodeLabelsAndTaints(ng)
+        if ng.isMaster { throw MagnumError(.invalid, "Creating master nodegroups is currently not supported.") }
+        ng.imageID = fields["image_id"]?.stringValue ?? template?.imageID
+        ng.flavorID = fields["flavor_id"]?.stringValue ?? cluster.flavorID
+        let given = fields["labels"]?.objectValue?.compactMapValues(\.stringValue)
+        ng.labels = Labels.effective(given: given, parent: cluster.labels, merge: fields["merge_labels"]?.boolValue ?? false)
+        try await RootVolume.check(labels: cluster.labels, flavors: [ng.flavorID], env: env, ctx)
+        if let f = ng.flavorID { _ = try await env.catalog.flavor(f, ctx) }
+        ng.status = .createInProgress
+        let new = ng
+        return try await env.store.write { session in
+            // Re-read under the transaction: the cluster may have changed since the checks.
+            var c = try await Lookup.cluster(session, cluster.uuid, vis)
+            try await NodeGroupService.checkUniqueName(session, new.name, in: c)
+            let inserted = try await session.insert(new)
             c.status = .updateInProgress
             c.statusReason = nil
             _ = try await session.update(c)
@@ -68,6 +77,13 @@ struct NodeGroupService {
             op.nodegroupUUID = inserted.uuid
             _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
             return (c, inserted)
+        }
+    }
+
+    /// 409 when the cluster already has a nodegroup of that name.
+    static func checkUniqueName(_ session: any StoreSession, _ name: String?, in c: Cluster) async throws {
+        if let name, !(try await session.nodegroups(clusterUUID: c.uuid, matching: .name(name))).isEmpty {
+            throw MagnumError(.conflict, "A node group with name \(name) already exists in the cluster \(c.name ?? c.uuid).")
         }
     }
 
@@ -93,6 +109,7 @@ struct NodeGroupService {
             }
             ng.minNodeCount = newDoc["min_node_count"]?.intValue ?? 0
             ng.maxNodeCount = newDoc["max_node_count"]?.intValue
+            try NodeGroupRules.checkCounts(ng)
             if newDoc["node_labels"] != oldDoc["node_labels"] {
                 ng.nodeLabels = try NodeGroupRules.nodeLabels(newDoc["node_labels"], nodegroup: label) ?? [:]
             }
@@ -102,7 +119,6 @@ struct NodeGroupService {
                     ng.nodeTaints = try NodeGroupRules.taints(v, nodegroup: label) ?? []
                 }
             }
-            try NodeGroupRules.checkCounts(ng)
             try NodeGroupRules.checkNodeLabelsAndTaints(ng)
             if let s = ng.status, !OperationGate.nodegroupChange.contains(s) {
                 throw MagnumError(.notSupported, "Updating a nodegroup when status is \"\(s.rawValue)\" is not supported.")

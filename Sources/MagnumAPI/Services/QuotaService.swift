@@ -23,12 +23,14 @@ struct QuotaService {
 
     func create(_ body: JSON?, _ ctx: RequestContext) async throws -> Quota {
         let fields = try QuotaRules.schema.decode(body)
-        guard let project = fields["project_id"]?.stringValue else {
-            throw MagnumError.invalidField("project_id", "None", "Mandatory field missing.")
+        // Upstream's order: project existence, policy, then the (intended) missing-project 400.
+        let given = fields["project_id"]?.stringValue
+        if let given, !(try await env.catalog.projectExists(given, ctx)) {
+            throw MagnumError(.notFound, "The project_id \(given) could not be found.")
         }
         try env.policy.enforce("quota:create", ctx)
-        guard try await env.catalog.projectExists(project, ctx) else {
-            throw MagnumError(.notFound, "The project_id \(project) could not be found.")
+        guard let project = given, !project.isEmpty else {
+            throw MagnumError(.invalid, "Must provide a valid project ID.")
         }
         let q = Quota(projectID: project, resource: fields["resource"]?.stringValue ?? "Cluster", hardLimit: fields["hard_limit"]?.intValue ?? 1)
         return try await env.store.write { try await $0.insert(q) }

@@ -225,40 +225,61 @@ public enum NodeGroupRules {
         "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
     ]
 
-    /// Node label and taint rules (409), including "not on masters".
+    /// Node label and taint rules (409), including "not on masters", with upstream's wording.
     public static func checkNodeLabelsAndTaints(_ ng: NodeGroup) throws {
         let name = ng.name ?? ng.uuid
         if ng.isMaster {
-            if !(ng.nodeLabels ?? [:]).isEmpty { throw invalid("node_labels", name, "node labels are not supported for master nodegroups") }
-            if !(ng.nodeTaints ?? []).isEmpty { throw invalid("node_taints", name, "node taints are not supported for master nodegroups") }
+            if !(ng.nodeLabels ?? [:]).isEmpty { throw invalid("node_labels", name, "node_labels may not be set on master nodegroups") }
+            if !(ng.nodeTaints ?? []).isEmpty { throw invalid("node_taints", name, "node_taints may not be set on master nodegroups") }
         }
         for key in (ng.nodeLabels ?? [:]).keys.sorted() {
             guard let slash = key.firstIndex(of: "/") else { continue }
             let prefix = String(key[..<slash])
             let reserved = prefix == "kubernetes.io" || prefix == "k8s.io" || prefix.hasSuffix(".kubernetes.io") || prefix.hasSuffix(".k8s.io")
-            if reserved && prefix != "kubelet.kubernetes.io" && prefix != "node.kubernetes.io" && !allowedReservedKeys.contains(key) {
-                throw invalid("node_labels", name, "node label '\(key)' uses a reserved prefix '\(prefix)'")
+            if reserved && !allowedReservedPrefixes.contains(prefix) && !allowedReservedKeys.contains(key) {
+                throw invalid("node_labels", name, reservedLabelExplanation(key))
             }
         }
     }
 
-    /// Parses `node_taints` (a list of `{key, value?, effect}`); 409 on a malformed taint.
+    /// Prefixes of the reserved namespaces the kubelet may still self-apply.
+    static let allowedReservedPrefixes = ["kubelet.kubernetes.io", "node.kubernetes.io"]
+
+    /// Upstream's explanation for a label in a reserved namespace (its own final period
+    /// included, so the message ends in ").)." as upstream's does).
+    public static func reservedLabelExplanation(_ key: String) -> String {
+        "node label '\(key)' is in a restricted Kubernetes namespace; the kubelet will refuse to start. "
+            + "Labels in the kubernetes.io/ and k8s.io/ namespaces must use one of the allowed prefixes "
+            + "(\(allowedReservedPrefixes.joined(separator: ", "))) or be one of the allowed labels "
+            + "(\(allowedReservedKeys.sorted().joined(separator: ", ")))."
+    }
+
+    /// Parses `node_taints` (a list of `{key, value?, effect}`); 409 on a malformed taint, with
+    /// upstream's wording (`node_taints[<i>]…`).
     public static func taints(_ value: JSON?, nodegroup name: String) throws -> [NodeTaint]? {
         guard let value, !value.isNull else { return nil }
-        guard case .array(let items) = value else { throw invalid("node_taints", name, "node taints must be a list") }
-        return try items.map { item in
-            guard case .object(let o) = item else { throw invalid("node_taints", name, "taint \(item.pythonRepr) must be a dict") }
-            if let extra = o.keys.first(where: { !["key", "value", "effect"].contains($0) }) {
-                throw invalid("node_taints", name, "taint key '\(extra)' is not allowed")
+        guard case .array(let items) = value else {
+            throw invalid("node_taints", name, "node_taints must be a list of objects with key, effect and optional value")
+        }
+        return try items.enumerated().map { index, item in
+            guard case .object(let o) = item else {
+                throw invalid("node_taints", name, "node_taints[\(index)] must be an object with key, effect and optional value")
             }
-            guard let key = o["key"]?.stringValue, !key.isEmpty else { throw invalid("node_taints", name, "taint key must be a non-empty string") }
-            let effect = o["effect"]?.stringValue ?? ""
-            guard ["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(effect) else {
-                throw invalid("node_taints", name, "taint effect '\(effect)' must be one of NoSchedule, PreferNoSchedule, NoExecute")
+            let unknown = o.keys.filter { !["key", "value", "effect"].contains($0) }.sorted()
+            if !unknown.isEmpty {
+                throw invalid("node_taints", name,
+                              "node_taints[\(index)] contains unrecognised field(s) \(unknown.joined(separator: ", ")); allowed fields are key, value, effect")
+            }
+            guard let rawKey = o["key"], !rawKey.isNull, rawKey != .string("") else {
+                throw invalid("node_taints", name, "node_taints[\(index)].key is required")
+            }
+            guard case .string(let key) = rawKey else { throw invalid("node_taints", name, "node_taints[\(index)].key must be a string") }
+            guard let effect = o["effect"]?.stringValue, ["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(effect) else {
+                throw invalid("node_taints", name, "node_taints[\(index)].effect must be one of NoSchedule, PreferNoSchedule, NoExecute")
             }
             var v: String? = nil
             if let raw = o["value"], !raw.isNull {
-                guard case .string(let s) = raw else { throw invalid("node_taints", name, "taint value must be a string") }
+                guard case .string(let s) = raw else { throw invalid("node_taints", name, "node_taints[\(index)].value must be a string") }
                 v = s
             }
             return NodeTaint(key: key, value: v, effect: effect)
