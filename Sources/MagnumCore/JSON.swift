@@ -115,11 +115,8 @@ extension JSON {
     /// Parses a JSON document; throws `MagnumError.invalid("Request is not in valid JSON format")`
     /// on malformed input.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSON {
-        do {
-            return try JSONDecoder().decode(JSON.self, from: Data(bytes))
-        } catch {
-            throw MagnumError(.invalid, "Request is not in valid JSON format")
-        }
+        guard let v = JSONParser.parse(Array(bytes)) else { throw MagnumError(.invalid, "Request is not in valid JSON format") }
+        return v
     }
 
     /// Parses a JSON document held in a string.

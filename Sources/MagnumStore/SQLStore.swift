@@ -184,8 +184,19 @@ public final class SQLStore: Store, Service {
     private func session<T: Sendable>(
         write: Bool, _ body: @Sendable (any StoreSession) async throws -> T
     ) async throws -> T {
-        try await transaction(write: write) { session in try await body(session) }
+        // A session opened from inside another one would wait forever for SQLite's single
+        // connection (and silently escape the transaction on PostgreSQL): refuse it loudly.
+        if SQLStore.insideSession {
+            logger.error("nested store session refused")
+            throw MagnumError(.internal, "A store session was opened inside another one.")
+        }
+        return try await SQLStore.$insideSession.withValue(true) {
+            try await transaction(write: write) { session in try await body(session) }
+        }
     }
+
+    /// Set while the current task runs a session's body.
+    @TaskLocal private static var insideSession = false
 
     /// Wraps an error thrown by the body so that it passes the connection layer unchanged.
     private struct BodyFailure: Error {

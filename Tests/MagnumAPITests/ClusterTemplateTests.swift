@@ -101,6 +101,11 @@ final class ClusterTemplateTests: XCTestCase {
             XCTAssertEqual(one.json, r.json)
             let byName = try await h.request(.get, "/v1/clustertemplates/k8s-ct")
             XCTAssertEqual(byName.json, r.json)
+            // No microversion changes the template view.
+            for version in ["1.1", "1.9", "latest"] {
+                let v = try await h.request(.get, "/v1/clustertemplates/\(uuid)", version: version)
+                XCTAssertEqual(v.json, r.json, version)
+            }
             for path in ["/v1/clustertemplates", "/v1/clustertemplates/detail"] {
                 let list = try await h.request(.get, path)
                 XCTAssertEqual(list.status, 200, path)
@@ -275,6 +280,67 @@ final class ClusterTemplateTests: XCTestCase {
             XCTAssertEqual(ok.json?["keypair_id"], "no-such-keypair")
             XCTAssertEqual(ok.json?["flavor_id"], "2")
             XCTAssertEqual(ok.json?["fixed_subnet"], "private-subnet")
+        }
+    }
+
+    /// Images without `os_distro`, with a `magnum_driver` property, and ambiguous image names.
+    func testImageProperties() async throws {
+        try await APIHarness.withEach { h in
+            try await h.store.write { s in
+                try await s.insert(Image(id: "0a0a0a0a-0000-4000-8000-000000000001", name: "bare", osDistro: nil))
+                try await s.insert(Image(id: "0a0a0a0a-0000-4000-8000-000000000002", name: "swarm-driven", osDistro: "fedora-coreos",
+                                         magnumDriver: "local_swarm"))
+                try await s.insert(Image(id: "0a0a0a0a-0000-4000-8000-000000000003", name: "odd-driver", osDistro: "fedora-coreos",
+                                         magnumDriver: "nope"))
+                try await s.insert(Image(id: "0a0a0a0a-0000-4000-8000-000000000004", name: "twin", osDistro: "fedora-coreos"))
+                try await s.insert(Image(id: "0a0a0a0a-0000-4000-8000-000000000005", name: "twin", osDistro: "fedora-coreos"))
+            }
+            self.assertError(try await self.post(h, ["image_id": "bare"]), 400, "Cluster type (vm, None, kubernetes) not supported.")
+            self.assertError(try await self.post(h, ["image_id": "bare", "driver": "heat_fedora_coreos"]), 400,
+                             "Image bare doesn't contain os_distro field.")
+            let driven = try await self.post(h, ["image_id": "swarm-driven"])
+            XCTAssertEqual(driven.status, 201, driven.text)
+            XCTAssertEqual(driven.json?["driver"], "local_swarm")
+            XCTAssertEqual(driven.json?["cluster_distro"], "fedora-coreos")
+            // An explicit driver wins over the image's.
+            let explicit = try await self.post(h, ["image_id": "swarm-driven", "driver": "heat_fedora_coreos"])
+            XCTAssertEqual(explicit.json?["driver"], "heat_fedora_coreos")
+            self.assertError(try await self.post(h, ["image_id": "odd-driver"]), 400, "Cluster driver (nope) not supported.")
+            self.assertError(try await self.post(h, ["image_id": "twin"]), 409,
+                             "Multiple images exist with same name 'twin'. Please use the image ID instead.")
+            let byID = try await self.post(h, ["image_id": "0a0a0a0a-0000-4000-8000-000000000005"])
+            XCTAssertEqual(byID.status, 201, byID.text)
+        }
+    }
+
+    /// Flavors need a root disk unless a boot volume size is given (§4.1.2 step 10); null
+    /// flavors are skipped ([recommend]).
+    func testRootVolumeCheck() async throws {
+        let zero = "Flavor with zero root volume size is not supported when boot_volume_size is zero."
+        try await APIHarness.withEach { h in
+            try await h.store.write { try await $0.insert(Flavor(id: "70", name: "diskless", vcpus: 1, ramMB: 512, diskGB: 0)) }
+            self.assertError(try await self.post(h, ["flavor_id": "diskless"]), 400, zero)
+            self.assertError(try await self.post(h, ["master_flavor_id": "diskless", "flavor_id": "m1.small"]), 400, zero)
+            self.assertError(try await self.post(h, ["flavor_id": "diskless", "labels": ["boot_volume_size": "0"]]), 400, zero)
+            let withVolume = try await self.post(h, ["flavor_id": "diskless", "master_flavor_id": "diskless",
+                                                     "labels": ["boot_volume_size": "10"]])
+            XCTAssertEqual(withVolume.status, 201, withVolume.text)
+            let nulls = try await self.post(h, ["flavor_id": nil, "master_flavor_id": nil])
+            XCTAssertEqual(nulls.status, 201, nulls.text)
+
+            let uuid = nulls.json?["uuid"]?.stringValue ?? ""
+            self.assertError(try await self.patch(h, uuid, [["op": "add", "path": "/flavor_id", "value": "diskless"]]), 400, zero)
+            // Patching an unrelated attribute of a flavor-less template works.
+            let renamed = try await self.patch(h, uuid, [["op": "replace", "path": "/name", "value": "still-ok"]])
+            XCTAssertEqual(renamed.status, 200, renamed.text)
+        }
+        var config = APIConfiguration()
+        config.defaultBootVolumeSize = 20
+        try await APIHarness.withEach(config: config) { h in
+            try await h.store.write { try await $0.insert(Flavor(id: "70", name: "diskless", vcpus: 1, ramMB: 512, diskGB: 0)) }
+            let r = try await self.post(h, ["flavor_id": "diskless"])
+            XCTAssertEqual(r.status, 201, r.text)
+            self.assertError(try await self.post(h, ["flavor_id": "diskless", "labels": ["boot_volume_size": "0"]]), 400, zero)
         }
     }
 

@@ -103,6 +103,11 @@ final class HTTPPipelineTests: XCTestCase {
             XCTAssertEqual(c.json?["uuid"], .string(cluster))
             let ngs = try await h.request(.get, "/v1/clusters/\(cluster)/nodegroups/", version: "1.9")
             XCTAssertEqual(ngs.status, 200, ngs.text)
+            try await h.setClusterState(cluster, .createComplete, apiAddress: "tcp://198.18.0.2:2376")
+            let rollback = try await h.request(.patch, "/v1/clusters/\(cluster)/?rollback=True", version: "latest",
+                                               body: [["op": "replace", "path": "/node_count", "value": 2]])
+            XCTAssertEqual(rollback.status, 202, rollback.text)
+            XCTAssertEqual(rollback.json, ["uuid": .string(cluster)])
             let patched = try await h.request(.patch, "/v1/clustertemplates/\(uuid)/", body: [["op": "replace", "path": "/name", "value": "slash"]])
             XCTAssertEqual(patched.status, 200, patched.text)
             XCTAssertEqual(patched.json?["name"], "slash")
@@ -268,7 +273,7 @@ final class HTTPPipelineTests: XCTestCase {
 
     func testMalformedJSONAndMissingBody() async throws {
         try await APIHarness.withEach { h in
-            for raw in ["{", "{\"coe\": kubernetes}", "[1,]", "nul"] {
+            for raw in ["{", "{\"coe\": kubernetes}", "[1,]", "{\"coe\": \"kubernetes\",}", "nul"] {
                 let r = try await h.request(.post, "/v1/clustertemplates", rawBody: raw, headers: ["Content-Type": "application/json"])
                 self.assertApplication(r, 400, "Request is not in valid JSON format")
             }

@@ -309,3 +309,25 @@ final class TemplateRuleTests: XCTestCase {
         XCTAssertNil(r.named("nope"))
     }
 }
+
+final class JSONParserTests: XCTestCase {
+    func testValidDocuments() throws {
+        XCTAssertEqual(try JSON.parse(string: " {\"a\": [1, -2, 3.5, 1e3, 0, -0.25], \"b\": {}, \"c\": []} "),
+                       ["a": [1, -2, 3.5, 1000.0, 0, -0.25], "b": [:], "c": []])
+        XCTAssertEqual(try JSON.parse(string: "\"\\u00e9\\n\\\"\\ud83d\\ude00\""), .string("é\n\"😀"))
+        XCTAssertEqual(try JSON.parse(string: "null"), .null)
+        XCTAssertEqual(try JSON.parse(string: "1.0"), .double(1.0))
+        XCTAssertEqual(try JSON.parse(string: "9223372036854775807"), .int(Int.max))
+    }
+
+    func testInvalidDocuments() {
+        for bad in ["", "[1,]", "{\"a\":1,}", "{a:1}", "[1 2]", "01", "1.", ".5", "tru", "\"unterminated", "\"\\x\"",
+                    "\"\\ud800\"", "{\"a\" 1}", "[1]]", "\u{01}", "\"a\u{01}\"", "nan", "1e", "-"] {
+            XCTAssertThrowsError(try JSON.parse(string: bad), bad) { error in
+                XCTAssertEqual((error as? MagnumError)?.message, "Request is not in valid JSON format", bad)
+            }
+        }
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        XCTAssertThrowsError(try JSON.parse(string: deep))
+    }
+}

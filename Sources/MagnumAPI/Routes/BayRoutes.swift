@@ -8,6 +8,16 @@ struct BayRoutes: Sendable {
     let clusters: ClusterRoutes
 
     static let renames = ["cluster_template_id": "baymodel_id", "create_timeout": "bay_create_timeout", "faults": "bay_faults"]
+    /// Cluster attributes the historical bay object never had.
+    static let hidden = ["keypair", "merge_labels", "labels_overridden", "labels_added", "labels_skipped", "health_status",
+                         "health_status_reason", "project_id", "user_id"]
+    /// `POST /v1/bays` body: the legacy names plus the network options bays gained before removal.
+    static let schema = ResourceSchema(argument: "bay", fields: ClusterRules.baySchema.fields + [
+        FieldSpec("fixed_network", .string(min: 1, max: 255)),
+        FieldSpec("fixed_subnet", .string(min: 1, max: 255)),
+        FieldSpec("floating_ip_enabled", .boolean),
+        FieldSpec("master_lb_enabled", .boolean),
+    ])
     static let briefKeys: Set<String> = ["uuid", "name", "baymodel_id", "docker_volume_size", "labels", "master_flavor_id",
                                          "flavor_id", "node_count", "status", "bay_create_timeout", "master_count", "stack_id", "links"]
 
@@ -42,15 +52,12 @@ struct BayRoutes: Sendable {
         }
         case ("POST", 1): return { req in
             try req.allowQuery([])
-            var fields = try ClusterRules.baySchema.decode(req.body)
+            var fields = try Self.schema.decode(req.body)
             fields["cluster_template_id"] = fields.removeValue(forKey: "baymodel_id")
             if let t = fields.removeValue(forKey: "bay_create_timeout") { fields["create_timeout"] = t }
-            let uuid: String
-            do {
-                uuid = try await service.create(fields, version: .minimum, req.context)
-            } catch let e as MagnumError where e.code == .notFound && e.message.hasPrefix("ClusterTemplate") {
-                throw MagnumError(.invalid, e.message.replacingOccurrences(of: "ClusterTemplate", with: "BayModel"))
-            }
+            // At 1.1 semantics an unknown baymodel is a 400 (upstream's "ClusterTemplate <x> could
+            // not be found." with the code changed).
+            let uuid = try await service.create(fields, version: .minimum, req.context)
             guard req.version == .minimum else { return .accepted(uuid: uuid) }
             let l = try await service.get(uuid, req.context)
             return APIResponse(201, Self.bay(ClusterViews.render(l, version: .minimum, base: req.baseURL, brief: false, withFaults: false), brief: false),
@@ -58,7 +65,7 @@ struct BayRoutes: Sendable {
         }
         case ("PATCH", 2): return { req in
             try req.allowQuery(req.version >= .rollback ? ["rollback"] : [])
-            let uuid = try await service.update(s[1], patch: req.body, rollback: try req.boolQuery("rollback") ?? false,
+            let uuid = try await service.update(s[1], patch: Self.clusterPatch(req.body), rollback: try req.boolQuery("rollback") ?? false,
                                                 version: .minimum, req.context)
             guard req.version == .minimum else { return .accepted(uuid: uuid) }
             let l = try await service.get(uuid, req.context)
@@ -77,12 +84,24 @@ struct BayRoutes: Sendable {
     static func bay(_ cluster: JSON, brief: Bool) -> JSON {
         guard case .object(var o) = cluster else { return cluster }
         for (new, old) in renames { if let v = o.removeValue(forKey: new) { o[old] = v } }
-        for k in ["keypair", "merge_labels", "labels_overridden", "labels_added", "labels_skipped", "health_status", "health_status_reason",
-                  "fixed_network", "fixed_subnet", "floating_ip_enabled", "master_lb_enabled"] {
-            o.removeValue(forKey: k)
-        }
+        // Bays keep `stack_id` at every microversion.
+        if let v = o.removeValue(forKey: "cluster_id") { o["stack_id"] = v }
+        for k in hidden { o.removeValue(forKey: k) }
         if brief { o = o.filter { briefKeys.contains($0.key) } }
         return relink(.object(o), from: "clusters", to: "bays")
+    }
+
+    /// A bay patch in cluster terms: `/baymodel_id` and `/bay_create_timeout` (and paths below
+    /// them) address the cluster's `cluster_template_id` and `create_timeout`.
+    static func clusterPatch(_ body: JSON?) -> JSON? {
+        guard case .array(let ops)? = body else { return body }
+        return .array(ops.map { op in
+            guard case .object(var o) = op, let path = o["path"]?.stringValue else { return op }
+            for (new, old) in renames where path == "/\(old)" || path.hasPrefix("/\(old)/") {
+                o["path"] = .string("/\(new)" + path.dropFirst(old.count + 1))
+            }
+            return .object(o)
+        })
     }
 
     static func relink(_ v: JSON, from: String, to: String) -> JSON {

@@ -21,6 +21,7 @@ struct FederationRoutes: Sendable {
         }
         case ("PATCH", 2): return { req in
             try req.allowQuery(["rollback"])
+            _ = try req.boolQuery("rollback")
             return .accepted(uuid: try await service.update(s[1], patch: req.body, req.context))
         }
         case ("DELETE", 2): return { req in

@@ -102,7 +102,8 @@ struct ClusterTemplateService {
                 let img = try await env.catalog.image(image, ctx)
                 if t.clusterDistro == nil { t.clusterDistro = img.osDistro }
                 imageDriver = img.magnumDriver
-            } catch let e as MagnumError where e.code == .invalid || e.code == .forbidden {
+            } catch let e as MagnumError where e.code == .invalid || e.code == .forbidden || e.code == .conflict {
+                // An ambiguous image name is reported as such, not as an unsupported "None" distro.
                 throw e
             } catch {}
         }
