@@ -28,8 +28,14 @@ public final class SQLStore: Store, Service {
     public let dialect: SQLStoreDialect
 
     private enum Backend: Sendable {
-        case sqlite(SQLiteConnection, FIFOLock)
+        case sqlite(SQLiteConnection, FIFOLock, SQLiteMode)
         case postgres(PostgresClient)
+    }
+
+    /// Whether SQLite's connection is in `query_only` mode. Read and written only while the
+    /// FIFO lock is held, which serializes every use of the connection.
+    private final class SQLiteMode: @unchecked Sendable {
+        var queryOnly = false
     }
 
     private let backend: Backend
@@ -91,7 +97,7 @@ public final class SQLStore: Store, Service {
             try? await connection.close()
             throw error
         }
-        return SQLStore(dialect: .sqlite, backend: .sqlite(connection, FIFOLock()), logger: logger)
+        return SQLStore(dialect: .sqlite, backend: .sqlite(connection, FIFOLock(), SQLiteMode()), logger: logger)
     }
 
     /// Creates a store for the PostgreSQL database of `url`
@@ -168,7 +174,7 @@ public final class SQLStore: Store, Service {
     /// (cancellation or graceful shutdown), so this does nothing.
     public func shutdown() async throws {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, _):
             try await lock.withLock {
                 if !connection.isClosed {
                     try await connection.close()
@@ -219,22 +225,27 @@ public final class SQLStore: Store, Service {
         write: Bool, _ body: @Sendable (SQLSession) async throws -> T
     ) async throws -> T {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, let mode):
             return try await lock.withLock {
                 guard !connection.isClosed else {
                     throw MagnumError(.unavailable, "Database unavailable: the store is closed")
                 }
                 let session = SQLSession(
                     db: connection.sql(queryLogLevel: .trace), dialect: .sqlite, logger: logger)
-                try await session.run(write ? "BEGIN IMMEDIATE" : "BEGIN")
-                if !write { try await session.run("PRAGMA query_only = ON") }
+                // The one connection is used by one session at a time, so a read needs no
+                // transaction to be consistent; `query_only` makes it read-only and is only
+                // switched when the kind of session changes (a run of reads costs nothing extra).
+                if mode.queryOnly != !write {
+                    try await session.run(write ? "PRAGMA query_only = OFF" : "PRAGMA query_only = ON")
+                    mode.queryOnly = !write
+                }
+                guard write else { return try await body(session) }
+                try await session.run("BEGIN IMMEDIATE")
                 do {
                     let value = try await body(session)
-                    if !write { try await session.run("PRAGMA query_only = OFF") }
                     try await session.run("COMMIT")
                     return value
                 } catch {
-                    if !write { try? await session.run("PRAGMA query_only = OFF") }
                     try? await session.run("ROLLBACK")
                     throw error
                 }
