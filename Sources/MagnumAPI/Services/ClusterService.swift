@@ -108,10 +108,9 @@ struct ClusterService {
         c.healthStatusReason = [:]
         let cluster = c
         let nodegroups = defaultNodegroups(cluster, template: template, masterCount: masterCount, nodeCount: nodeCount)
-        var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterCreate, resourceUUID: cluster.uuid)
-        op.parameters = ["master_count": .int(masterCount), "node_count": .int(nodeCount), "create_timeout": JSON(cluster.createTimeout)]
-        op = stamp(op, ctx)
-        let operation = op
+        let operation = OperationStart.operation(.clusterCreate, cluster: cluster.uuid, parameters: [
+            "master_count": .int(masterCount), "node_count": .int(nodeCount), "create_timeout": JSON(cluster.createTimeout),
+        ], ctx)
         try await env.store.write { session in
             if let project = cluster.projectID {
                 try await session.lockProject(project)
@@ -158,14 +157,6 @@ struct ClusterService {
         MagnumError(.quotaExceeded, "Resource limit exceeded: You have reached the maximum clusters per project, \(limit). You may delete a cluster to make room for a new one.")
     }
 
-    func stamp(_ op: ClusterOperation, _ ctx: RequestContext) -> ClusterOperation {
-        var op = op
-        op.projectID = ctx.projectID
-        op.userID = ctx.userID
-        op.requestID = ctx.requestID
-        return op
-    }
-
     /// `PATCH /v1/clusters/{c}`: only node_count and the health fields may change.
     func update(_ ident: String, patch: JSON?, rollback: Bool, version: Microversion, _ ctx: RequestContext) async throws -> String {
         let ops = try JSONPatch.parse(patch ?? .null)
@@ -200,15 +191,10 @@ struct ClusterService {
             guard var worker = ngs.first(where: { $0.isDefault && !$0.isMaster }) else {
                 throw MagnumError(.invalid, "Cluster \(c.uuid) has no default worker nodegroup.")
             }
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterUpdate, resourceUUID: c.uuid)
-            op.nodegroupUUID = worker.uuid
-            op.parameters = ["node_count": .int(newCount), "previous_node_count": .int(worker.nodeCount), "rollback": .bool(rollback)]
+            let parameters: [String: JSON] = ["node_count": .int(newCount), "previous_node_count": .int(worker.nodeCount), "rollback": .bool(rollback)]
             worker.nodeCount = newCount
-            updated.status = .updateInProgress
-            updated.statusReason = nil
             _ = try await session.update(worker)
-            _ = try await session.update(updated)
-            _ = try await session.insert(stamp(op, ctx))
+            try await OperationStart.record(session, cluster: updated, kind: .clusterUpdate, nodegroup: worker, parameters: parameters, ctx)
             return c.uuid
         }
     }
@@ -242,13 +228,10 @@ struct ClusterService {
     func delete(_ ident: String, _ ctx: RequestContext) async throws {
         let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:delete_all_projects")
         try await env.store.write { session in
-            var c = try await Lookup.cluster(session, ident, vis)
+            let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:delete", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
             if c.status == .deleteInProgress { return }
-            c.status = .deleteInProgress
-            c.statusReason = nil
-            _ = try await session.update(c)
-            _ = try await session.insert(stamp(ClusterOperation(uuid: UUIDs.make(), kind: .clusterDelete, resourceUUID: c.uuid), ctx))
+            try await OperationStart.record(session, cluster: c, status: .deleteInProgress, kind: .clusterDelete, ctx)
         }
     }
 
@@ -266,15 +249,13 @@ struct ClusterService {
         try ClusterRules.checkZeroNodes(nodeCount, version: version)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
-            var c = try await Lookup.cluster(session, ident, vis)
+            let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:resize", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
             var ng: NodeGroup
             if let name = fields["nodegroup"]?.stringValue {
                 ng = try await Lookup.nodegroup(session, cluster: c, name)
             } else {
-                let ngs = try await session.nodegroups(clusterUUID: c.uuid, role: nil, sort: SortOrder())
-                guard let w = ngs.first(where: { $0.isDefault && !$0.isMaster }) else { throw MagnumError.notFound("Nodegroup", "default-worker") }
-                ng = w
+                ng = try await OperationStart.defaultWorker(session, cluster: c)
             }
             if ng.isMaster {
                 throw MagnumError(.invalid, "Resizing the master nodegroup is not supported by this driver.")
@@ -283,17 +264,12 @@ struct ClusterService {
                 throw MagnumError(.invalid, "Resizing \(ng.name ?? ng.uuid) outside the allowed range: min_node_count = \(ng.minNodeCount), max_node_count = \(ng.maxNodeCount.map(String.init) ?? "None")")
             }
             try ClusterRules.checkState(c, allowed: OperationGate.resize, verb: "Resizing")
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterResize, resourceUUID: c.uuid)
-            op.nodegroupUUID = ng.uuid
-            op.parameters = ["node_count": .int(nodeCount), "previous_node_count": .int(ng.nodeCount),
-                             "nodes_to_remove": fields["nodes_to_remove"] ?? .array([])]
+            let parameters: [String: JSON] = ["node_count": .int(nodeCount), "previous_node_count": .int(ng.nodeCount),
+                                              "nodes_to_remove": fields["nodes_to_remove"] ?? .array([])]
             ng.nodeCount = nodeCount
             ng.status = .updateInProgress
-            c.status = .updateInProgress
-            c.statusReason = nil
             _ = try await session.update(ng)
-            _ = try await session.update(c)
-            _ = try await session.insert(stamp(op, ctx))
+            try await OperationStart.record(session, cluster: c, kind: .clusterResize, nodegroup: ng, parameters: parameters, ctx)
             return c.uuid
         }
     }
@@ -310,12 +286,11 @@ struct ClusterService {
         let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:upgrade_all_projects")
         let ctVis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
         return try await env.store.write { session in
-            var c = try await Lookup.cluster(session, ident, vis)
+            let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:upgrade", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
             let ctIdent = fields["cluster_template"]?.stringValue ?? ""
             let template = try Lookup.one(try await session.clusterTemplates(matching: Lookup.ident(ctIdent), ctVis),
                                           kind: "ClusterTemplate", plural: "ClusterTemplates", ident: ctIdent)
-            let ngs = try await session.nodegroups(clusterUUID: c.uuid, role: nil, sort: SortOrder())
             var ng: NodeGroup
             if let name = fields["nodegroup"]?.stringValue {
                 ng = try await Lookup.nodegroup(session, cluster: c, name)
@@ -324,19 +299,14 @@ struct ClusterService {
                     throw MagnumError(.conflict, "Cluster Template is not valid for upgrade: Nodegroup \(ng.name ?? ng.uuid) can be upgraded only to match cluster's template (\(current?.name ?? c.clusterTemplateID)).")
                 }
             } else {
-                guard let w = ngs.first(where: { $0.isDefault && !$0.isMaster }) else { throw MagnumError.notFound("Nodegroup", "default-worker") }
-                ng = w
+                ng = try await OperationStart.defaultWorker(session, cluster: c)
             }
             try ClusterRules.checkState(c, allowed: OperationGate.upgrade, verb: "Upgrading")
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .clusterUpgrade, resourceUUID: c.uuid)
-            op.nodegroupUUID = ng.uuid
-            op.parameters = ["cluster_template": .string(template.uuid), "max_batch_size": .int(fields["max_batch_size"]?.intValue ?? 1)]
             ng.status = .updateInProgress
-            c.status = .updateInProgress
-            c.statusReason = nil
             _ = try await session.update(ng)
-            _ = try await session.update(c)
-            _ = try await session.insert(stamp(op, ctx))
+            try await OperationStart.record(session, cluster: c, kind: .clusterUpgrade, nodegroup: ng, parameters: [
+                "cluster_template": .string(template.uuid), "max_batch_size": .int(fields["max_batch_size"]?.intValue ?? 1),
+            ], ctx)
             return c.uuid
         }
     }

@@ -67,16 +67,11 @@ struct NodeGroupService {
         let new = ng
         return try await env.store.write { session in
             // Re-read under the transaction: the cluster may have changed since the checks.
-            var c = try await Lookup.cluster(session, cluster.uuid, vis)
+            let c = try await Lookup.cluster(session, cluster.uuid, vis)
             try await NodeGroupService.checkUniqueName(session, new.name, in: c)
             let inserted = try await session.insert(new)
-            c.status = .updateInProgress
-            c.statusReason = nil
-            _ = try await session.update(c)
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupCreate, resourceUUID: c.uuid)
-            op.nodegroupUUID = inserted.uuid
-            _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
-            return (c, inserted)
+            let saved = try await OperationStart.record(session, cluster: c, kind: .nodegroupCreate, nodegroup: inserted, ctx)
+            return (saved, inserted)
         }
     }
 
@@ -91,7 +86,7 @@ struct NodeGroupService {
         let ops = try JSONPatch.parse(patch ?? .null)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
-            var c = try await Lookup.cluster(session, clusterIdent, vis)
+            let c = try await Lookup.cluster(session, clusterIdent, vis)
             try env.policy.enforce("nodegroup:update", ctx)
             var ng = try await Lookup.nodegroup(session, cluster: c, ident)
             let oldDoc = NodeGroupRules.document(ng, clusterLabels: c.labels)
@@ -125,13 +120,8 @@ struct NodeGroupService {
             }
             ng.status = .updateInProgress
             let saved = try await session.update(ng)
-            c.status = .updateInProgress
-            c.statusReason = nil
-            _ = try await session.update(c)
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupUpdate, resourceUUID: c.uuid)
-            op.nodegroupUUID = ng.uuid
-            _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
-            return (c, saved)
+            let cluster = try await OperationStart.record(session, cluster: c, kind: .nodegroupUpdate, nodegroup: saved, ctx)
+            return (cluster, saved)
         }
     }
 
@@ -139,18 +129,13 @@ struct NodeGroupService {
         try env.policy.enforce("nodegroup:delete", ctx)
         let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
         try await env.store.write { session in
-            var c = try await Lookup.cluster(session, clusterIdent, vis)
+            let c = try await Lookup.cluster(session, clusterIdent, vis)
             var ng = try await Lookup.nodegroup(session, cluster: c, ident)
             if ng.isDefault { throw MagnumError(.invalid, "Deleting a default nodegroup is not supported.") }
             if ng.status == .deleteInProgress { return }
             ng.status = .deleteInProgress
             _ = try await session.update(ng)
-            c.status = .updateInProgress
-            c.statusReason = nil
-            _ = try await session.update(c)
-            var op = ClusterOperation(uuid: UUIDs.make(), kind: .nodegroupDelete, resourceUUID: c.uuid)
-            op.nodegroupUUID = ng.uuid
-            _ = try await session.insert(ClusterService(env: env).stamp(op, ctx))
+            try await OperationStart.record(session, cluster: c, kind: .nodegroupDelete, nodegroup: ng, ctx)
         }
     }
 }
