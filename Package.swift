@@ -39,6 +39,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MagnumIdentity",
+            dependencies: [
+                "MagnumCore",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "MagnumAPI",
             dependencies: [
                 "MagnumCore",
@@ -55,6 +62,7 @@ let package = Package(
                 "MagnumCore",
                 "MagnumStore",
                 "MagnumAPI",
+                "MagnumIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,6 +80,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MagnumCoreTests", dependencies: ["MagnumCore"]),
+        .testTarget(name: "MagnumIdentityTests", dependencies: ["MagnumCore", "MagnumIdentity"]),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(
             name: "MagnumAPITests",

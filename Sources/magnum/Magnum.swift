@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MagnumAPI
 import MagnumCore
+import MagnumIdentity
 import MagnumStore
 import ServiceLifecycle
 import Yams
@@ -57,6 +58,9 @@ struct APIOptions: ParsableArguments {
     @Option(help: "A YAML or JSON file mapping tokens to identities ({tokens: {TOKEN: {user_id, project_id, roles}}}). For tests and trials only; never enabled by default.")
     var tokenTable: String?
 
+    @Option(help: "A YAML or JSON oslo.policy file whose rules override or add to Magnum's defaults. Also MAGNUM_POLICY_FILE.")
+    var policyFile: String?
+
     @Option(help: "Default cluster quota per project ([quotas] max_clusters_per_project).")
     var maxClustersPerProject: Int = 20
 
@@ -86,6 +90,12 @@ struct APIOptions: ParsableArguments {
         return TokenTableAuthenticator(entries)
     }
 
+    /// Magnum's default policy with the overrides of `--policy-file` / `MAGNUM_POLICY_FILE`.
+    func policy() throws -> OsloPolicy {
+        let path = policyFile ?? ProcessInfo.processInfo.environment["MAGNUM_POLICY_FILE"]
+        return try OsloPolicy.load(overridesFile: path?.isEmpty == false ? path : nil)
+    }
+
     func config() -> APIConfiguration {
         var c = APIConfiguration()
         c.maxClustersPerProject = maxClustersPerProject
@@ -104,7 +114,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
     let logger = db.logger(label)
     let store = try await db.openStore(logger: logger)
     let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: try api.authenticator(),
-                             config: api.config(), logger: logger)
+                             policy: try api.policy(), config: api.config(), logger: logger)
     let (host, port) = try api.hostPort()
     var app = APIApplication.make(env: env, host: host, port: port, services: [store])
     // The store's service (the PostgreSQL pool) runs in the same group; migrate and seed
