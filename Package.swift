@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -43,6 +45,11 @@ let package = Package(
             dependencies: [
                 "MagnumCore",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -54,6 +61,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -80,7 +88,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MagnumCoreTests", dependencies: ["MagnumCore"]),
-        .testTarget(name: "MagnumIdentityTests", dependencies: ["MagnumCore", "MagnumIdentity"]),
+        .testTarget(
+            name: "MagnumIdentityTests",
+            dependencies: [
+                "MagnumCore", "MagnumIdentity", "MagnumStore", "MagnumAPI", "MagnumTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(
             name: "MagnumAPITests",

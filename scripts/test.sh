@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: starts a real PostgreSQL (installed from Debian packages when missing),
-# runs the end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every
-# XCTest suite against both databases.
+# The whole test suite: starts a real PostgreSQL (installed from Debian packages when missing)
+# and a real Keystone (scripts/keystone.sh: keystone 30.0.0 from PyPI in a venv), runs the
+# end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every XCTest
+# suite against both databases (the Keystone tests against the real Keystone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,10 @@ fi
 MAGNUM_TEST_DATABASE_URL="$(scripts/postgres.sh start | tail -n 1)"
 export MAGNUM_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${MAGNUM_TEST_DATABASE_URL%%@*}@…"
+
+MAGNUM_TEST_KEYSTONE_URL="$(scripts/keystone.sh start | tail -n 1)"
+export MAGNUM_TEST_KEYSTONE_URL
+echo "test.sh: Keystone at $MAGNUM_TEST_KEYSTONE_URL"
 
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Wrapping|Merging)' || true
 swift build --build-tests >/dev/null   # fail here (with the full log above) when the build is broken

@@ -56,7 +56,10 @@ public struct APIHarness: Sendable {
 
     /// Creates a harness over a migrated store; seeds the local catalog and keypair `kp` for
     /// every test user.
-    public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration()) async throws -> APIHarness {
+    /// `authenticator` replaces the token table (e.g. a real Keystone).
+    public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
+                            authenticator: any Authenticator = tokens) async throws -> APIHarness
+    {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
             for user in ["admin", "demo", "demo2", "reader", "other"] {
@@ -65,7 +68,7 @@ public struct APIHarness: Sendable {
         }
         var logger = Logger(label: "magnum.test")
         logger.logLevel = .warning
-        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: tokens, config: config, logger: logger)
+        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, config: config, logger: logger)
         return APIHarness(store: store, env: env, label: label)
     }
 
@@ -81,9 +84,17 @@ public struct APIHarness: Sendable {
     public func request(_ method: HTTPRequest.Method, _ path: String, token: Token? = .demo, version: String? = nil,
                         body: JSON? = nil, rawBody: String? = nil, headers extra: [String: String] = [:]) async throws -> Reply
     {
+        try await request(method, path, authToken: token?.rawValue, version: version, body: body, rawBody: rawBody, headers: extra)
+    }
+
+    /// Sends one request with an arbitrary `X-Auth-Token` (nil: none) — for real identity services.
+    @discardableResult
+    public func request(_ method: HTTPRequest.Method, _ path: String, authToken token: String?, version: String? = nil,
+                        body: JSON? = nil, rawBody: String? = nil, headers extra: [String: String] = [:]) async throws -> Reply
+    {
         let app = APIApplication.make(env: env, host: "127.0.0.1", port: 0)
         var headers = HTTPFields()
-        if let token { headers[HTTPField.Name("X-Auth-Token")!] = token.rawValue }
+        if let token { headers[HTTPField.Name("X-Auth-Token")!] = token }
         if let version { headers[HTTPField.Name("OpenStack-API-Version")!] = version.contains(" ") ? version : "container-infra \(version)" }
         var buffer: ByteBuffer? = nil
         if let body {

@@ -58,6 +58,18 @@ struct APIOptions: ParsableArguments {
     @Option(help: "A YAML or JSON file mapping tokens to identities ({tokens: {TOKEN: {user_id, project_id, roles}}}). For tests and trials only; never enabled by default.")
     var tokenTable: String?
 
+    @Option(help: "Keystone v3 URL (e.g. http://127.0.0.1:5000/v3): validate tokens with a real Keystone instead of the token table. Also MAGNUM_KEYSTONE_URL.")
+    var keystoneURL: String?
+
+    @Option(help: "Service user Magnum authenticates as to validate tokens (domain Default).")
+    var serviceUser: String = "magnum"
+
+    @Option(help: "Password of the service user. Also MAGNUM_SERVICE_PASSWORD.")
+    var servicePassword: String?
+
+    @Option(help: "Project the service user's token is scoped to (domain Default).")
+    var serviceProject: String = "service"
+
     @Option(help: "A YAML or JSON oslo.policy file whose rules override or add to Magnum's defaults. Also MAGNUM_POLICY_FILE.")
     var policyFile: String?
 
@@ -72,6 +84,19 @@ struct APIOptions: ParsableArguments {
             throw ValidationError("--bind must be HOST:PORT")
         }
         return (String(bind[..<colon]), port)
+    }
+
+    /// The Keystone authenticator when `--keystone-url` (or MAGNUM_KEYSTONE_URL) is given.
+    func keystone(logger: Logger) throws -> KeystoneAuthenticator? {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = keystoneURL ?? env["MAGNUM_KEYSTONE_URL"], !url.isEmpty else { return nil }
+        if tokenTable != nil { throw ValidationError("--keystone-url and --token-table are mutually exclusive") }
+        guard let password = servicePassword ?? env["MAGNUM_SERVICE_PASSWORD"] else {
+            throw ValidationError("--keystone-url needs --service-password (or MAGNUM_SERVICE_PASSWORD)")
+        }
+        return KeystoneAuthenticator(
+            configuration: .init(authURL: url, username: serviceUser, password: password, projectName: serviceProject),
+            logger: logger)
     }
 
     func authenticator() throws -> any Authenticator {
@@ -113,19 +138,32 @@ struct NoIdentity: Authenticator {
 func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
     let logger = db.logger(label)
     let store = try await db.openStore(logger: logger)
-    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: try api.authenticator(),
-                             policy: try api.policy(), config: api.config(), logger: logger)
+    let policy = try api.policy()
     let (host, port) = try api.hostPort()
-    var app = APIApplication.make(env: env, host: host, port: port, services: [store])
+    // Created last: once it exists its HTTP client must be shut down (by the service group).
+    let keystone = try api.keystone(logger: logger)
+    let authenticator: any Authenticator = try keystone ?? api.authenticator()
+    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator,
+                             policy: policy, config: api.config(), logger: logger)
+    // The Keystone authenticator's HTTP client lives as long as the group.
+    var services: [any Service] = [store]
+    if let keystone { services.append(keystone) }
+    var app = APIApplication.make(env: env, host: host, port: port, services: services)
     // The store's service (the PostgreSQL pool) runs in the same group; migrate and seed
     // before the server accepts requests.
     app.beforeServerStarts {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))]) }
         try await LocalCatalog.seedIfEmpty(store)
-        logger.info("magnum API listening", metadata: ["bind": .string(api.bind)])
+        logger.info("magnum API listening", metadata: ["bind": .string(api.bind), "identity": .string(keystone.map { "keystone \($0.configuration.authURL)" } ?? (api.tokenTable == nil ? "none" : "token table"))])
     }
-    try await app.runService()
+    let outcome: Result<Void, any Error>
+    do { outcome = .success(try await app.runService()) } catch { outcome = .failure(error) }
+    // Close what the group's services do not close themselves (the SQLite connection); the
+    // Keystone client is normally shut down by its service already (idempotent).
+    try? await store.shutdown()
+    try? await keystone?.shutdown()
+    try outcome.get()
 }
 
 extension Magnum {

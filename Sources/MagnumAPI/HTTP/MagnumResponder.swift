@@ -13,6 +13,7 @@ public struct MagnumResponder: HTTPResponder {
 
     let env: APIEnvironment
     let routes: APIRoutes
+    let catalogRoutes: CatalogRoutes
 
     /// Largest accepted request body.
     static let maxBody = 1 << 20
@@ -21,6 +22,7 @@ public struct MagnumResponder: HTTPResponder {
     public init(env: APIEnvironment) {
         self.env = env
         self.routes = APIRoutes(env: env)
+        self.catalogRoutes = CatalogRoutes(env: env)
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -58,6 +60,18 @@ public struct MagnumResponder: HTTPResponder {
             h[.contentType] = "text/plain"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: "OK")))
         }
+        // The local catalog's Nova, Glance and Neutron paths (same token, their own bodies).
+        if CatalogRoutes.services.contains(segments[0]) {
+            if request.method == .get, let doc = CatalogRoutes.versionDocument(segments, base: base) {
+                return Self.json(200, doc, headers: headers)
+            }
+            guard var ctx = try await authenticate(request) else { return Self.unauthorized(base: base, headers: headers) }
+            ctx.requestID = requestID
+            let out = try await catalogRoutes.respond(request, segments: segments, query: Self.parseQuery(request.uri.query),
+                                                      context: ctx, baseURL: base)
+            if let b = out.body { return Self.json(out.status, b, headers: headers) }
+            return Response(status: .init(code: out.status), headers: headers)
+        }
         if segments[0] != "v1" { segments.insert("v1", at: 0) }
         let rest = Array(segments.dropFirst())
         let original = request.uri.path
@@ -72,14 +86,7 @@ public struct MagnumResponder: HTTPResponder {
         }
 
         // Everything else needs a token (keystonemiddleware answers before the application).
-        guard let token = request.headers[HTTPField.Name("X-Auth-Token")!], !token.isEmpty,
-              var ctx = try await env.authenticator.authenticate(token: token)
-        else {
-            var h = headers
-            h[HTTPField.Name("WWW-Authenticate")!] = "Keystone uri=\"\(base)/identity/v3\""
-            let body: JSON = ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]]
-            return Self.json(401, body, headers: h)
-        }
+        guard var ctx = try await authenticate(request) else { return Self.unauthorized(base: base, headers: headers) }
         ctx.requestID = requestID
 
         // Content negotiation: JSON only.
@@ -137,6 +144,20 @@ public struct MagnumResponder: HTTPResponder {
     }
 
     // MARK: Helpers
+
+    /// The caller of a request with a valid `X-Auth-Token`, nil otherwise.
+    func authenticate(_ request: Request) async throws -> MagnumCore.RequestContext? {
+        guard let token = request.headers[HTTPField.Name("X-Auth-Token")!], !token.isEmpty else { return nil }
+        return try await env.authenticator.authenticate(token: token)
+    }
+
+    /// keystonemiddleware's 401.
+    static func unauthorized(base: String, headers: HTTPFields) -> Response {
+        var h = headers
+        h[HTTPField.Name("WWW-Authenticate")!] = "Keystone uri=\"\(base)/identity/v3\""
+        let body: JSON = ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]]
+        return json(401, body, headers: h)
+    }
 
     static func requestID(_ inbound: String?) -> String {
         if let inbound, inbound.hasPrefix("req-"), UUIDs.isUUIDLike(String(inbound.dropFirst(4))) { return inbound }
