@@ -11,12 +11,17 @@ public struct APIEnvironment: Sendable {
     public var drivers: DriverRegistry
     public var config: APIConfiguration
     public var logger: Logger
+    /// The identity URL named in a 401's `WWW-Authenticate` (keystonemiddleware's
+    /// `www_authenticate_uri`); nil names the server's own `/identity/v3`.
+    public var authURI: String?
 
     /// Creates the environment.
     public init(store: any Store, catalog: any Catalog, authenticator: any Authenticator,
                 policy: any PolicyEnforcer = DefaultPolicy(), drivers: DriverRegistry = .builtIn,
-                config: APIConfiguration = APIConfiguration(), logger: Logger = Logger(label: "magnum.api"))
+                config: APIConfiguration = APIConfiguration(), logger: Logger = Logger(label: "magnum.api"),
+                authURI: String? = nil)
     {
+        self.authURI = authURI
         self.store = store
         self.catalog = catalog
         self.authenticator = authenticator

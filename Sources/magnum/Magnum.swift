@@ -144,7 +144,8 @@ func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
     let keystone = try api.keystone(logger: logger)
     let authenticator: any Authenticator = try keystone ?? api.authenticator()
     let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator,
-                             policy: policy, config: api.config(), logger: logger)
+                             policy: policy, config: api.config(), logger: logger,
+                             authURI: keystone == nil ? nil : (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]))
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }

@@ -43,7 +43,7 @@ final class VersionTests: XCTestCase {
             let r = try await h.request(.get, "/v1/clusters", token: nil)
             XCTAssertEqual(r.status, 401)
             XCTAssertEqual(r.json, ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]])
-            XCTAssertNotNil(r.header("WWW-Authenticate"))
+            XCTAssertEqual(r.header("WWW-Authenticate"), "Keystone uri=\"http://localhost/identity/v3\"")
             let bad = try await h.request(.get, "/v1/clusters", token: nil, headers: ["X-Auth-Token": "nope"])
             XCTAssertEqual(bad.status, 401)
         }

@@ -65,7 +65,7 @@ public struct MagnumResponder: HTTPResponder {
             if request.method == .get, let doc = CatalogRoutes.versionDocument(segments, base: base) {
                 return Self.json(200, doc, headers: headers)
             }
-            guard var ctx = try await authenticate(request) else { return Self.unauthorized(base: base, headers: headers) }
+            guard var ctx = try await authenticate(request) else { return Self.unauthorized(uri: env.authURI ?? "\(base)/identity/v3", headers: headers) }
             ctx.requestID = requestID
             let out = try await catalogRoutes.respond(request, segments: segments, query: Self.parseQuery(request.uri.query),
                                                       context: ctx, baseURL: base)
@@ -86,7 +86,7 @@ public struct MagnumResponder: HTTPResponder {
         }
 
         // Everything else needs a token (keystonemiddleware answers before the application).
-        guard var ctx = try await authenticate(request) else { return Self.unauthorized(base: base, headers: headers) }
+        guard var ctx = try await authenticate(request) else { return Self.unauthorized(uri: env.authURI ?? "\(base)/identity/v3", headers: headers) }
         ctx.requestID = requestID
 
         // Content negotiation: JSON only.
@@ -152,9 +152,9 @@ public struct MagnumResponder: HTTPResponder {
     }
 
     /// keystonemiddleware's 401.
-    static func unauthorized(base: String, headers: HTTPFields) -> Response {
+    static func unauthorized(uri: String, headers: HTTPFields) -> Response {
         var h = headers
-        h[HTTPField.Name("WWW-Authenticate")!] = "Keystone uri=\"\(base)/identity/v3\""
+        h[HTTPField.Name("WWW-Authenticate")!] = "Keystone uri=\"\(uri)\""
         let body: JSON = ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]]
         return json(401, body, headers: h)
     }
