@@ -103,8 +103,15 @@ answers() {
     curl -fsS -m 3 -o /dev/null "$URL" 2>/dev/null
 }
 
+# True when the pid file names a live (not zombie) uWSGI process: after a machine or session
+# restart the file can name a dead or reused pid.
 is_running() {
-    [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+    [[ -f "$PIDFILE" ]] || return 1
+    local pid
+    pid="$(cat "$PIDFILE" 2>/dev/null)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q uwsgi || return 1
+    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
 }
 
 # A JSON field of stdin, by a Python expression over `d`.
@@ -155,6 +162,11 @@ start() {
     fi
     init_data
     if ! answers; then
+        if is_running; then
+            log "Keystone's uWSGI does not answer; restarting it"
+            stop
+        fi
+        rm -f "$PIDFILE"
         if ! is_running; then
             log "starting Keystone (uWSGI) on 127.0.0.1:$PORT"
             (

@@ -100,9 +100,24 @@ full_page_writes = off
 CONF
 }
 
+# Removes a postmaster.pid left by a server that no longer runs (after a machine or session
+# restart its pid may be dead, a zombie, or reused by another process).
+clear_stale_pidfile() {
+    local pidfile="$DATA/postmaster.pid" pid
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(head -n 1 "$pidfile")"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q postgres \
+        && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]; then
+        return 0
+    fi
+    log "removing a stale $pidfile"
+    rm -f "$pidfile"
+}
+
 start() {
     ensure_installed
     init_cluster
+    clear_stale_pidfile
     if ! is_running; then
         log "starting PostgreSQL on 127.0.0.1:$PORT"
         as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >&2 || {
