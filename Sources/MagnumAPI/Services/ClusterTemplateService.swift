@@ -26,8 +26,7 @@ struct ClusterTemplateService {
         try ClusterTemplateRules.validate(&t, config: env.config, defaultNetworkDriver: true)
         try await resolveDriver(&t, ctx)
         try env.policy.enforce("clustertemplate:create", ctx)
-        try await validateCatalog(t, changed: nil, ctx)
-        if let image = t.imageID { t.clusterDistro = try await env.catalog.image(image, ctx).osDistro }
+        if let image = try await validateCatalog(t, changed: nil, ctx) { t.clusterDistro = image.osDistro }
         t.projectID = ctx.projectID
         t.userID = ctx.userID
         if t.isPublic || t.hidden { try checkPublish(ctx) }
@@ -121,18 +120,23 @@ struct ClusterTemplateService {
         t.driver = d.name
     }
 
-    /// Image, flavors and networks must exist (only the changed ones on update).
-    func validateCatalog(_ t: ClusterTemplate, changed: Set<String>?, _ ctx: RequestContext) async throws {
+    /// Image, flavors and networks must exist (only the changed ones on update); returns the
+    /// image when it was checked, so create takes `cluster_distro` from it without a second lookup.
+    @discardableResult
+    func validateCatalog(_ t: ClusterTemplate, changed: Set<String>?, _ ctx: RequestContext) async throws -> Image? {
         func wants(_ k: String) -> Bool { changed?.contains(k) ?? true }
+        var image: Image? = nil
         if wants("image_id"), let v = t.imageID {
             let img = try await env.catalog.image(v, ctx)
             if img.osDistro == nil { throw MagnumError(.invalid, "Image \(v) doesn't contain os_distro field.") }
+            image = img
         }
         if wants("flavor_id"), let v = t.flavorID { _ = try await env.catalog.flavor(v, ctx) }
         if wants("master_flavor_id"), let v = t.masterFlavorID { _ = try await env.catalog.flavor(v, ctx) }
         if wants("external_network_id"), let v = t.externalNetworkID { _ = try await env.catalog.externalNetwork(v, ctx) }
         if wants("fixed_network"), let v = t.fixedNetwork { _ = try await env.catalog.fixedNetwork(v, ctx) }
         if wants("fixed_subnet"), let v = t.fixedSubnet { _ = try await env.catalog.fixedSubnet(v, ctx) }
+        return image
     }
 
     func checkPublish(_ ctx: RequestContext) throws {
