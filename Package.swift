@@ -53,6 +53,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MagnumConductor",
+            dependencies: [
+                "MagnumCore",
+                "MagnumStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "MagnumAPI",
             dependencies: [
                 "MagnumCore",
@@ -71,6 +80,7 @@ let package = Package(
                 "MagnumStore",
                 "MagnumAPI",
                 "MagnumIdentity",
+                "MagnumConductor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +105,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "MagnumConductorTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumConductor", "MagnumTestSupport"]),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(
             name: "MagnumAPITests",
