@@ -74,6 +74,9 @@ struct APIOptions: ParsableArguments {
     @Option(help: "A YAML or JSON oslo.policy file whose rules override or add to Magnum's defaults. Also MAGNUM_POLICY_FILE.")
     var policyFile: String?
 
+    @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
+    var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
+
     @Option(help: "Default cluster quota per project ([quotas] max_clusters_per_project).")
     var maxClustersPerProject: Int = 20
 
@@ -119,7 +122,7 @@ struct APIOptions: ParsableArguments {
     /// Magnum's default policy with the overrides of `--policy-file` / `MAGNUM_POLICY_FILE`.
     func policy() throws -> OsloPolicy {
         let path = policyFile ?? ProcessInfo.processInfo.environment["MAGNUM_POLICY_FILE"]
-        return try OsloPolicy.load(overridesFile: path?.isEmpty == false ? path : nil)
+        return try OsloPolicy.load(overridesFile: path?.isEmpty == false ? path : nil, enforceScope: enforceScope)
     }
 
     func config() -> APIConfiguration {
