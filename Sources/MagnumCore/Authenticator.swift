@@ -15,12 +15,15 @@ public struct TokenTableAuthenticator: Authenticator {
         public var userID: String
         public var projectID: String?
         public var roles: [String]
+        /// True for a system-scoped token (`projectID` is then normally nil).
+        public var systemScope: Bool
 
         /// Creates an entry.
-        public init(userID: String, projectID: String?, roles: [String]) {
+        public init(userID: String, projectID: String?, roles: [String], systemScope: Bool = false) {
             self.userID = userID
             self.projectID = projectID
             self.roles = roles
+            self.systemScope = systemScope
         }
     }
 
@@ -33,7 +36,8 @@ public struct TokenTableAuthenticator: Authenticator {
 
     public func authenticate(token: String) async throws -> RequestContext? {
         guard let e = entries[token] else { return nil }
-        return RequestContext(userID: e.userID, projectID: e.projectID, roles: Self.implied(e.roles), authToken: token)
+        return RequestContext(userID: e.userID, projectID: e.projectID, roles: Self.implied(e.roles), systemScope: e.systemScope,
+                              authToken: token)
     }
 
     /// Keystone's default implied roles: admin ⇒ member ⇒ reader.

@@ -23,6 +23,8 @@ public struct APIHarness: Sendable {
         case reader = "reader-token"
         /// `member` of `other-project` (user `other`).
         case other = "other-token"
+        /// A system-scoped token with the `admin` role and no project (user `system-admin`).
+        case systemAdmin = "system-admin-token"
     }
 
     /// One response: status, headers and the parsed JSON body (nil when empty).
@@ -52,30 +54,35 @@ public struct APIHarness: Sendable {
         Token.demo2.rawValue: .init(userID: "demo2", projectID: "demo-project", roles: ["member"]),
         Token.reader.rawValue: .init(userID: "reader", projectID: "demo-project", roles: ["reader"]),
         Token.other.rawValue: .init(userID: "other", projectID: "other-project", roles: ["member"]),
+        Token.systemAdmin.rawValue: .init(userID: "system-admin", projectID: nil, roles: ["admin"], systemScope: true),
     ])
 
     /// Creates a harness over a migrated store; seeds the local catalog and keypair `kp` for
     /// every test user.
-    /// `authenticator` replaces the token table (e.g. a real Keystone).
+    /// `authenticator` replaces the token table (e.g. a real Keystone); `policy` replaces Core's
+    /// default rule table (e.g. the production `OsloPolicy`).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
-                            authenticator: any Authenticator = tokens) async throws -> APIHarness
+                            authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy()) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
-            for user in ["admin", "demo", "demo2", "reader", "other"] {
+            for user in ["admin", "demo", "demo2", "reader", "other", "system-admin"] {
                 try await session.insert(Keypair(name: "kp", userID: user, publicKey: "ssh-ed25519 AAAA test", fingerprint: "00:11"))
             }
         }
         var logger = Logger(label: "magnum.test")
         logger.logLevel = .warning
-        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, config: config, logger: logger)
+        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, policy: policy,
+                                 config: config, logger: logger)
         return APIHarness(store: store, env: env, label: label)
     }
 
     /// Runs `body` with a harness on SQLite and, when configured, on PostgreSQL.
-    public static func withEach(config: APIConfiguration = APIConfiguration(), _ body: (APIHarness) async throws -> Void) async throws {
+    public static func withEach(config: APIConfiguration = APIConfiguration(), policy: any PolicyEnforcer = DefaultPolicy(),
+                                _ body: (APIHarness) async throws -> Void) async throws
+    {
         try await TestDatabases.withEach { store, label in
-            try await body(try await make(store: store, label: label, config: config))
+            try await body(try await make(store: store, label: label, config: config, policy: policy))
         }
     }
 
