@@ -73,7 +73,11 @@ public struct DefaultPolicy: PolicyEnforcer {
     /// Creates the default policy.
     public init() {}
 
+    /// Every rule of the table is an API rule with `scope_types=["project"]` (contract §7.1): a
+    /// system-scoped token fails them whatever its roles, as `OsloPolicy` does with scope
+    /// enforcement on (its default).
     public func allows(_ rule: String, _ context: RequestContext, target: PolicyTarget) -> Bool {
+        if context.systemScope { return false }
         // Every `*_all_projects` rule is context_is_admin.
         let base: Base = rule.hasSuffix("_all_projects") ? .contextIsAdmin : (DefaultPolicy.rules[rule] ?? .contextIsAdmin)
         let admin = context.isAdmin

@@ -186,6 +186,9 @@ final class OsloPolicyTests: XCTestCase {
             ("member p2", context(["member", "reader"], project: "p2", user: "u2")),
             ("no roles", context([])),
             ("no project", context(["member", "reader"], project: nil)),
+            // Both tables refuse a system-scoped token on every API rule (contract §7.1).
+            ("system admin", RequestContext(userID: "u1", projectID: nil, roles: ["admin", "member", "reader"], systemScope: true)),
+            ("system admin with a project", RequestContext(userID: "u1", projectID: "p1", roles: ["admin", "member", "reader"], systemScope: true)),
         ]
         let targets: [(String, PolicyTarget?)] = [
             ("caller", nil),
