@@ -15,7 +15,7 @@ struct ClusterService {
 
     func list(_ ctx: RequestContext, detail: Bool, sort: SortOrder) async throws -> [Loaded] {
         try env.policy.enforce(detail ? "cluster:detail" : "cluster:get_all", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: detail ? "cluster:detail_all_projects" : "cluster:get_all_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: detail ? "cluster:detail_all_projects" : "cluster:get_all_all_projects")
         return try await env.store.read { session in
             let clusters = try await session.clusters(vis, sort: sort)
             let ngs = Dictionary(grouping: try await session.nodegroups(clusterUUIDs: clusters.map(\.uuid)), by: \.clusterID)
@@ -30,7 +30,7 @@ struct ClusterService {
     }
 
     func get(_ ident: String, _ ctx: RequestContext) async throws -> Loaded {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:get_one_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "cluster:get_one_all_projects")
         let loaded = try await env.store.read { session in
             let c = try await Lookup.cluster(session, ident, vis)
             let ngs = try await session.nodegroups(clusterUUID: c.uuid, role: nil, sort: SortOrder())
@@ -44,7 +44,7 @@ struct ClusterService {
     /// `POST /v1/clusters` (contract §4.2.2 order).
     func create(_ fields: [String: JSON], version: Microversion, _ ctx: RequestContext) async throws -> String {
         let templateIdent = fields["cluster_template_id"]?.stringValue ?? ""
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
         let template: ClusterTemplate
         do {
             template = try await env.store.read { try await Lookup.template($0, templateIdent, vis, allowID: true) }
@@ -160,7 +160,7 @@ struct ClusterService {
     /// `PATCH /v1/clusters/{c}`: only node_count and the health fields may change.
     func update(_ ident: String, patch: JSON?, rollback: Bool, version: Microversion, _ ctx: RequestContext) async throws -> String {
         let ops = try JSONPatch.parse(patch ?? .null)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:update_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "cluster:update_all_projects")
         return try await env.store.write { session in
             let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:update", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
@@ -226,7 +226,7 @@ struct ClusterService {
 
     /// `DELETE /v1/clusters/{c}`: the row stays in DELETE_IN_PROGRESS until the driver is done.
     func delete(_ ident: String, _ ctx: RequestContext) async throws {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:delete_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "cluster:delete_all_projects")
         try await env.store.write { session in
             let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:delete", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
@@ -247,7 +247,7 @@ struct ClusterService {
         let nodeCount = fields["node_count"]?.intValue ?? 0
         // Upstream's 1.7–1.9 handler refuses zero before looking the cluster up.
         try ClusterRules.checkZeroNodes(nodeCount, version: version)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
             let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:resize", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
@@ -283,8 +283,8 @@ struct ClusterService {
     /// `POST /v1/clusters/{c}/actions/upgrade` (µv ≥ 1.8).
     func upgrade(_ ident: String, body: JSON?, _ ctx: RequestContext) async throws -> String {
         let fields = try ClusterService.upgradeSchema.decode(body)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "cluster:upgrade_all_projects")
-        let ctVis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "cluster:upgrade_all_projects")
+        let ctVis = try Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
         return try await env.store.write { session in
             let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:upgrade", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
@@ -314,7 +314,7 @@ struct ClusterService {
     /// `PATCH /v1/credentials/{c}` (µv ≥ 1.12).
     func rotateCredential(_ ident: String, _ ctx: RequestContext) async throws -> String {
         try env.policy.enforce("credential:rotate", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         let c = try await env.store.read { try await Lookup.cluster($0, ident, vis) }
         try ClusterRules.checkState(c, allowed: OperationGate.rotateCredential, verb: "Rotating the credential of")
         // None of the built-in drivers places cloud credentials into a cluster.

@@ -7,12 +7,12 @@ struct ClusterTemplateService {
 
     func list(_ ctx: RequestContext, detail: Bool, sort: SortOrder) async throws -> [ClusterTemplate] {
         try env.policy.enforce(detail ? "clustertemplate:detail" : "clustertemplate:get_all", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: detail ? "clustertemplate:detail_all_projects" : "clustertemplate:get_all_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: detail ? "clustertemplate:detail_all_projects" : "clustertemplate:get_all_all_projects")
         return try await env.store.read { try await $0.clusterTemplates(vis, sort: sort) }
     }
 
     func get(_ ident: String, _ ctx: RequestContext) async throws -> ClusterTemplate {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:get_one_all_projects")
         let t = try await env.store.read { try await Lookup.template($0, ident, vis) }
         if !t.isPublic {
             try env.policy.enforce("clustertemplate:get", ctx, target: PolicyTarget(projectID: t.projectID, userID: t.userID))
@@ -39,7 +39,7 @@ struct ClusterTemplateService {
     func update(_ ident: String, _ patchBody: JSON?, _ ctx: RequestContext) async throws -> ClusterTemplate {
         guard let patchBody else { throw MagnumError(.invalid, "Missing argument: \"patch\"") }
         let ops = try JSONPatch.parse(patchBody)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:update_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:update_all_projects")
         // The catalog is consulted outside any transaction (it reads the store itself, and the
         // SQLite store has a single, non-reentrant connection).
         let old = try await env.store.read { try await Lookup.template($0, ident, vis) }
@@ -78,7 +78,7 @@ struct ClusterTemplateService {
     }
 
     func delete(_ ident: String, _ ctx: RequestContext) async throws {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:delete_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "clustertemplate:delete_all_projects")
         try await env.store.write { session in
             let t = try await Lookup.template(session, ident, vis)
             try env.policy.enforce("clustertemplate:delete", ctx, target: PolicyTarget(projectID: t.projectID, userID: t.userID))

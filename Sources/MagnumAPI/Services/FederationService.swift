@@ -8,12 +8,12 @@ struct FederationService {
 
     func list(_ ctx: RequestContext, detail: Bool, sort: SortOrder) async throws -> [Federation] {
         try env.policy.enforce(detail ? "federation:detail" : "federation:get_all", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.read { try await $0.federations(vis, sort: sort) }
     }
 
     func get(_ ident: String, _ ctx: RequestContext) async throws -> Federation {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         let f = try await env.store.read { try await Lookup.federation($0, ident, vis) }
         try env.policy.enforce("federation:get", ctx, target: PolicyTarget(projectID: f.projectID, userID: nil))
         return f
@@ -26,7 +26,7 @@ struct FederationService {
         guard let host = fields["hostcluster_id"]?.stringValue else {
             throw MagnumError(.invalid, "No hostcluster specified. Please specify a hostcluster_id.")
         }
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         _ = try await env.store.read { try await Lookup.cluster($0, host, vis) }
         guard let props = fields["properties"]?.objectValue?.compactMapValues(\.stringValue) else {
             throw MagnumError(.invalid, "Please specify a `properties` dict for the federation.")
@@ -49,7 +49,7 @@ struct FederationService {
     /// handled here; `properties` is the only other attribute a patch may change.
     func update(_ ident: String, patch: JSON?, _ ctx: RequestContext) async throws -> String {
         let ops = try JSONPatch.parse(patch ?? .null)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
             var f = try await Lookup.federation(session, ident, vis)
             try env.policy.enforce("federation:update", ctx, target: PolicyTarget(projectID: f.projectID, userID: nil))
@@ -106,7 +106,7 @@ struct FederationService {
     }
 
     func delete(_ ident: String, _ ctx: RequestContext) async throws {
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         try await env.store.write { session in
             let f = try await Lookup.federation(session, ident, vis)
             try env.policy.enforce("federation:delete", ctx, target: PolicyTarget(projectID: f.projectID, userID: nil))

@@ -22,10 +22,16 @@ enum Lookup {
         return m
     }
 
-    /// The caller's visibility, switching to all projects when the caller is admin and the
-    /// `<rule>_all_projects` rule allows it.
-    static func visibility(_ env: APIEnvironment, _ ctx: RequestContext, allProjectsRule: String?) -> Visibility {
-        let all = allProjectsRule.map { ctx.isAdmin && env.policy.allows($0, ctx, target: PolicyTarget(caller: ctx)) } ?? false
+    /// The caller's visibility. An admin caller switches to all projects through the
+    /// `<rule>_all_projects` rule, which is enforced as upstream does (contract §4.0, §7.3): when it
+    /// refuses (a system-scoped token, an operator override) the request fails with 403 instead of
+    /// quietly narrowing to the caller's own project.
+    static func visibility(_ env: APIEnvironment, _ ctx: RequestContext, allProjectsRule: String?) throws -> Visibility {
+        var all = false
+        if let rule = allProjectsRule, ctx.isAdmin {
+            try env.policy.enforce(rule, ctx)
+            all = true
+        }
         return Visibility(projectID: ctx.projectID, userID: ctx.userID, allProjects: all)
     }
 

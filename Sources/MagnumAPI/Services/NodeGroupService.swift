@@ -8,7 +8,7 @@ struct NodeGroupService {
 
     func list(_ clusterIdent: String, role: String?, sort: SortOrder, _ ctx: RequestContext) async throws -> (Cluster, [NodeGroup]) {
         try env.policy.enforce("nodegroup:get_all", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "nodegroup:get_all_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "nodegroup:get_all_all_projects")
         return try await env.store.read { session in
             let c = try await Lookup.cluster(session, clusterIdent, vis)
             var ngs = try await session.nodegroups(clusterUUID: c.uuid, role: role, sort: sort)
@@ -19,7 +19,7 @@ struct NodeGroupService {
 
     func get(_ clusterIdent: String, _ ident: String, _ ctx: RequestContext) async throws -> (Cluster, NodeGroup) {
         try env.policy.enforce("nodegroup:get", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: "nodegroup:get_one_all_projects")
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: "nodegroup:get_one_all_projects")
         return try await env.store.read { session in
             let c = try await Lookup.cluster(session, clusterIdent, vis)
             let ng = try await Lookup.nodegroup(session, cluster: c, ident)
@@ -31,7 +31,7 @@ struct NodeGroupService {
     func create(_ clusterIdent: String, body: JSON?, version: Microversion, _ ctx: RequestContext) async throws -> (Cluster, NodeGroup) {
         try env.policy.enforce("nodegroup:create", ctx)
         let fields = try NodeGroupRules.schema.decode(body)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         let name = fields["name"]?.stringValue
         // The synchronous checks read the cluster first; catalog lookups must not run inside
         // the write transaction (they use the store themselves).
@@ -84,7 +84,7 @@ struct NodeGroupService {
 
     func update(_ clusterIdent: String, _ ident: String, patch: JSON?, _ ctx: RequestContext) async throws -> (Cluster, NodeGroup) {
         let ops = try JSONPatch.parse(patch ?? .null)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         return try await env.store.write { session in
             let c = try await Lookup.cluster(session, clusterIdent, vis)
             try env.policy.enforce("nodegroup:update", ctx)
@@ -127,7 +127,7 @@ struct NodeGroupService {
 
     func delete(_ clusterIdent: String, _ ident: String, _ ctx: RequestContext) async throws {
         try env.policy.enforce("nodegroup:delete", ctx)
-        let vis = Lookup.visibility(env, ctx, allProjectsRule: nil)
+        let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
         try await env.store.write { session in
             let c = try await Lookup.cluster(session, clusterIdent, vis)
             var ng = try await Lookup.nodegroup(session, cluster: c, ident)
