@@ -95,6 +95,7 @@ let package = Package(
             dependencies: [
                 "MagnumCore", "MagnumIdentity", "MagnumStore", "MagnumAPI", "MagnumTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),

@@ -56,9 +56,11 @@ public struct APIHarness: Sendable {
 
     /// Creates a harness over a migrated store; seeds the local catalog and keypair `kp` for
     /// every test user.
-    /// `authenticator` replaces the token table (e.g. a real Keystone).
+    /// `authenticator` replaces the token table (e.g. a real Keystone); `identity` is served
+    /// under `/identity` (the built-in Keystone).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
-                            authenticator: any Authenticator = tokens) async throws -> APIHarness
+                            authenticator: any Authenticator = tokens,
+                            identity: (any IdentityEndpoint)? = nil) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
@@ -68,7 +70,8 @@ public struct APIHarness: Sendable {
         }
         var logger = Logger(label: "magnum.test")
         logger.logLevel = .warning
-        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, config: config, logger: logger)
+        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, config: config,
+                                 logger: logger, identity: identity)
         return APIHarness(store: store, env: env, label: label)
     }
 
