@@ -70,7 +70,8 @@ public struct APIHarness: Sendable {
         }
         var logger = Logger(label: "magnum.test")
         logger.logLevel = .warning
-        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, config: config,
+        let catalog = LocalCatalog(store: store, projects: identity == nil ? nil : store as? any IdentityRecords)
+        let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, config: config,
                                  logger: logger, identity: identity)
         return APIHarness(store: store, env: env, label: label)
     }

@@ -164,7 +164,8 @@ func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
         ? BuiltInIdentity(records: store, configuration: .init(publicURL: publicURL), logger: logger) : nil
     let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
     let authURI = keystone != nil ? (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]) : "\(publicURL)/identity/v3"
-    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator,
+    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
+                             authenticator: authenticator,
                              policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]

@@ -630,6 +630,12 @@ final class BuiltInIdentityTests: XCTestCase {
             XCTAssertEqual(bobList.status, 200)
             XCTAssertEqual(bobList.json?["clustertemplates"]?.arrayValue?.count, 0)
 
+            // Quotas only for projects the identity knows.
+            let unknown = try await self.call(f, .post, "/v1/quotas", token: admin, body: ["project_id": "no-such-project", "resource": "Cluster", "hard_limit": 3])
+            XCTAssertEqual(unknown.status, 404, unknown.text)
+            let known = try await self.call(f, .post, "/v1/quotas", token: admin, body: ["project_id": .string(projectID), "resource": "Cluster", "hard_limit": 3])
+            XCTAssertEqual(known.status, 201, known.text)
+
             // Without a token the API names the built-in identity.
             let anonymous = try await self.call(f, .get, "/v1/clustertemplates", token: nil)
             XCTAssertEqual(anonymous.status, 401)
