@@ -55,6 +55,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MagnumConductor",
+            dependencies: [
+                "MagnumCore",
+                "MagnumStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "MagnumAPI",
             dependencies: [
                 "MagnumCore",
@@ -73,6 +82,7 @@ let package = Package(
                 "MagnumStore",
                 "MagnumAPI",
                 "MagnumIdentity",
+                "MagnumConductor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +108,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "MagnumConductorTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumConductor", "MagnumTestSupport"]),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(
             name: "MagnumAPITests",

@@ -7,6 +7,7 @@
 #   scripts/keystone.sh stop     stop the server (the data directory is kept)
 #   scripts/keystone.sh status   exit 0 when the server answers
 #   scripts/keystone.sh url      print the auth URL
+#   scripts/keystone.sh venv     print the path of the Python venv (the clients install there too)
 #   scripts/keystone.sh destroy  stop the server and delete its directory (venv included)
 #
 # Environment: MAGNUM_KEYSTONE_DIR (default /tmp/magnum-keystone), MAGNUM_KEYSTONE_PORT (default
@@ -15,7 +16,10 @@
 #   admin/admin      admin of project `admin` (keystone-manage bootstrap)
 #   magnum/magnum    service user, `admin` on project `service`
 #   demo/demo        `member` on project `demo`
-# all in domain Default.
+#   alt/alt          `member` on project `alt`
+#   reader/reader    `reader` on project `demo`
+# all in domain Default; admin also holds `admin` on the system scope (bootstrap) and the role
+# `service` exists.
 set -euo pipefail
 
 KSDIR="${MAGNUM_KEYSTONE_DIR:-/tmp/magnum-keystone}"
@@ -143,15 +147,22 @@ seed() {
     ADMIN_TOKEN="$(curl -fsS -m 10 -D - -o /dev/null -H "Content-Type: application/json" -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"admin"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
         "$URL/auth/tokens" | tr -d '\r' | awk 'tolower($1)=="x-subject-token:" {print $2}')"
     [[ -n "$ADMIN_TOKEN" ]] || { log "could not get an admin token"; exit 1; }
-    local service demo magnum_user demo_user admin_role member_role
+    local service demo alt magnum_user demo_user alt_user reader_user admin_role member_role reader_role
     service="$(ensure projects service '{"project":{"name":"service","domain_id":"default","description":"Service project"}}')"
     demo="$(ensure projects demo '{"project":{"name":"demo","domain_id":"default","description":"Demo project"}}')"
+    alt="$(ensure projects alt '{"project":{"name":"alt","domain_id":"default","description":"Alternate project"}}')"
     magnum_user="$(ensure users magnum '{"user":{"name":"magnum","domain_id":"default","password":"magnum","default_project_id":"'"$service"'"}}')"
     demo_user="$(ensure users demo '{"user":{"name":"demo","domain_id":"default","password":"demo","default_project_id":"'"$demo"'"}}')"
+    alt_user="$(ensure users alt '{"user":{"name":"alt","domain_id":"default","password":"alt","default_project_id":"'"$alt"'"}}')"
+    reader_user="$(ensure users reader '{"user":{"name":"reader","domain_id":"default","password":"reader","default_project_id":"'"$demo"'"}}')"
     admin_role="$(ensure roles admin '{"role":{"name":"admin"}}')"
     member_role="$(ensure roles member '{"role":{"name":"member"}}')"
+    reader_role="$(ensure roles reader '{"role":{"name":"reader"}}')"
+    ensure roles service '{"role":{"name":"service"}}' >/dev/null
     api PUT "/projects/$service/users/$magnum_user/roles/$admin_role" >/dev/null
     api PUT "/projects/$demo/users/$demo_user/roles/$member_role" >/dev/null
+    api PUT "/projects/$alt/users/$alt_user/roles/$member_role" >/dev/null
+    api PUT "/projects/$demo/users/$reader_user/roles/$reader_role" >/dev/null
 }
 
 start() {
@@ -172,7 +183,7 @@ start() {
             (
                 cd "$DATA"
                 export OS_KEYSTONE_CONFIG_FILES="$CONF"
-                "$VENV/bin/uwsgi" --master --die-on-term --lazy-apps --processes 2 --threads 1 --buffer-size 65535 \
+                "$VENV/bin/uwsgi" --master --die-on-term --lazy-apps --processes 1 --threads 1 --buffer-size 65535 \
                     --add-header Connection:close --http-socket "127.0.0.1:$PORT" \
                     --module keystone.wsgi.api:application --pidfile "$PIDFILE" \
                     --daemonize "$LOG"
@@ -210,6 +221,7 @@ case "${1:-start}" in
     stop) stop ;;
     status) answers ;;
     url) echo "$URL" ;;
+    venv) echo "$VENV" ;;
     destroy) stop; rm -rf "$KSDIR" ;;
-    *) echo "usage: $0 [start|stop|status|url|destroy]" >&2; exit 2 ;;
+    *) echo "usage: $0 [start|stop|status|url|venv|destroy]" >&2; exit 2 ;;
 esac

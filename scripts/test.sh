@@ -2,7 +2,9 @@
 # The whole test suite: starts a real PostgreSQL (installed from Debian packages when missing)
 # and a real Keystone (scripts/keystone.sh: keystone 30.0.0 from PyPI in a venv), runs the
 # end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every XCTest
-# suite against both databases (the Keystone tests against the real Keystone).
+# suite against both databases (the Keystone tests against the real Keystone), then the
+# compatibility runs: the real `openstack coe` client (scripts/cli.sh) and the
+# magnum-tempest-plugin API tests (scripts/tempest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,9 @@ if grep -qE "with [1-9][0-9]* failures?|error: " /tmp/magnum-swift-test.log || !
     echo "test.sh: swift test failed" >&2
     exit 1
 fi
+scripts/cli.sh keystone .build/debug/magnum
+scripts/tempest.sh .build/debug/magnum
+
 summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/magnum-swift-test.log | tail -n 1)
 total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")

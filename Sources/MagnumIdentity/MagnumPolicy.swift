@@ -6,10 +6,15 @@ import Yams
 /// `enforce_new_defaults=True`) with an operator's overrides from a `policy.yaml`/`policy.json`.
 ///
 /// A rule name with no definition is denied (oslo raises `PolicyNotRegistered`).
-/// `scope_types` are not enforced (oslo's `enforce_scope=False`).
+///
+/// Every API rule carries `scope_types=["project"]` (contract §7.1). With `enforceScope`
+/// (oslo's `[oslo_policy] enforce_scope`, on by default as in current oslo.policy) a
+/// system-scoped token fails them, whatever its roles; with it off, only the check strings count.
 public struct OsloPolicy: PolicyEnforcer {
     /// The effective rules: defaults, then overrides.
     public let ruleSet: PolicyRuleSet
+    /// Whether a system-scoped token is refused by the project-scoped API rules.
+    public let enforceScope: Bool
 
     /// Magnum's base rules (contract §7.2).
     public static let baseRules: [String: String] = [
@@ -85,25 +90,26 @@ public struct OsloPolicy: PolicyEnforcer {
 
     /// The default policy with `overrides` (rule name → check string) replacing or adding rules.
     /// - Throws: `PolicyError.parse` naming an override that does not parse.
-    public init(overrides: [String: String] = [:]) throws {
+    public init(overrides: [String: String] = [:], enforceScope: Bool = true) throws {
         var rules = Self.parsedDefaults
         for (name, check) in try PolicyRuleSet(parsing: overrides).rules { rules[name] = check }
         ruleSet = PolicyRuleSet(rules: rules)
+        self.enforceScope = enforceScope
     }
 
     /// The default policy, overridden by the rules in `overridesFile` (YAML or JSON, a mapping of
     /// rule name → check string) when given.
     /// - Throws: `PolicyError.file` for an unreadable or malformed file, `PolicyError.parse` for
     ///   a rule that does not parse.
-    public static func load(overridesFile: String?) throws -> OsloPolicy {
-        guard let path = overridesFile else { return try OsloPolicy() }
+    public static func load(overridesFile: String?, enforceScope: Bool = true) throws -> OsloPolicy {
+        guard let path = overridesFile else { return try OsloPolicy(enforceScope: enforceScope) }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw PolicyError.file(path: path, reason: "cannot be read (\(error.localizedDescription))")
         }
-        return try OsloPolicy(overrides: parseOverrides(text, path: path))
+        return try OsloPolicy(overrides: parseOverrides(text, path: path), enforceScope: enforceScope)
     }
 
     /// Rule name → check string from the text of a policy file. An empty document or a null value
@@ -170,8 +176,10 @@ public struct OsloPolicy: PolicyEnforcer {
         throw PolicyError.file(path: path, reason: "rule \(rule) must be a check string")
     }
 
-    /// True when `rule` allows `context` on `target`; an undefined rule is denied.
+    /// True when `rule` allows `context` on `target`; an undefined rule is denied, and so is a
+    /// system-scoped token on an API rule when scope is enforced.
     public func allows(_ rule: String, _ context: RequestContext, target: PolicyTarget) -> Bool {
-        ruleSet.allows(rule, context, target: target)
+        if enforceScope, context.systemScope, Self.apiRules[rule] != nil { return false }
+        return ruleSet.allows(rule, context, target: target)
     }
 }

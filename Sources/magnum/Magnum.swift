@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MagnumAPI
+import MagnumConductor
 import MagnumCore
 import MagnumIdentity
 import MagnumStore
@@ -15,7 +16,7 @@ struct Magnum: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "magnum",
         abstract: "Magnum in Swift: the OpenStack Container Infrastructure Management service.",
-        subcommands: [Serve.self, API.self, DB.self]
+        subcommands: [Serve.self, API.self, Conductor.self, DB.self, Bootstrap.self]
     )
 }
 
@@ -75,6 +76,9 @@ struct APIOptions: ParsableArguments {
 
     @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
     var publicURL: String?
+
+    @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
+    var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
 
     @Option(help: "Default cluster quota per project ([quotas] max_clusters_per_project).")
     var maxClustersPerProject: Int = 20
@@ -137,7 +141,7 @@ struct APIOptions: ParsableArguments {
     /// Magnum's default policy with the overrides of `--policy-file` / `MAGNUM_POLICY_FILE`.
     func policy() throws -> OsloPolicy {
         let path = policyFile ?? ProcessInfo.processInfo.environment["MAGNUM_POLICY_FILE"]
-        return try OsloPolicy.load(overridesFile: path?.isEmpty == false ? path : nil)
+        return try OsloPolicy.load(overridesFile: path?.isEmpty == false ? path : nil, enforceScope: enforceScope)
     }
 
     func config() -> APIConfiguration {
@@ -148,10 +152,23 @@ struct APIOptions: ParsableArguments {
     }
 }
 
-/// Runs the API with its database in one `ServiceGroup`. The identity is a real Keystone
-/// (`--keystone-url`), a token table (`--token-table`), or else the built-in identity served
-/// at `/identity/v3`.
-func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
+/// Options of the conductor.
+struct ConductorOptions: ParsableArguments {
+    @Option(help: "Host name this conductor reports in /v1/mservices ([DEFAULT] host). Default: the machine's host name.")
+    var host: String = ProcessInfo.processInfo.environment["MAGNUM_HOST"] ?? ProcessInfo.processInfo.hostName
+
+    @Option(help: "Seconds between the conductor's liveness reports.")
+    var reportInterval: Int = 10
+
+    func heartbeat(store: any Store, logger: Logger) -> ConductorHeartbeat {
+        ConductorHeartbeat(store: store, host: host, interval: .seconds(max(1, reportInterval)), logger: logger)
+    }
+}
+
+/// Runs the API (and, for the all-in-one, the conductor) with its database in one `ServiceGroup`.
+/// The identity is a real Keystone (`--keystone-url`), a token table (`--token-table`), or else
+/// the built-in identity served at `/identity/v3`.
+func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, label: String) async throws {
     let logger = db.logger(label)
     let store = try await db.openStore(logger: logger)
     let policy = try api.policy()
@@ -170,6 +187,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, label: String) async throws {
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
+    if let conductor { services.append(conductor.heartbeat(store: store, logger: logger)) }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
     // The store's service (the PostgreSQL pool) runs in the same group; migrate and seed
@@ -223,9 +241,10 @@ extension Magnum {
         static let configuration = CommandConfiguration(abstract: "Run the all-in-one Magnum (API on embedded SQLite by default).")
         @OptionGroup var db: DatabaseOptions
         @OptionGroup var api: APIOptions
+        @OptionGroup var conductor: ConductorOptions
 
         func run() async throws {
-            try await runAPI(db: db, api: api, label: "magnum.serve")
+            try await runAPI(db: db, api: api, conductor: conductor, label: "magnum.serve")
         }
     }
 
@@ -236,7 +255,28 @@ extension Magnum {
         @OptionGroup var api: APIOptions
 
         func run() async throws {
-            try await runAPI(db: db, api: api, label: "magnum.api")
+            try await runAPI(db: db, api: api, conductor: nil, label: "magnum.api")
+        }
+    }
+
+    /// `magnum conductor`: the conductor alone (the schema is applied by `magnum db upgrade` or an
+    /// API process; until it exists the conductor keeps retrying its first report).
+    struct Conductor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the Magnum conductor.")
+        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var conductor: ConductorOptions
+
+        func run() async throws {
+            let logger = db.logger("magnum.conductor")
+            let store = try await db.openStore(logger: logger)
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("magnum conductor running", metadata: ["host": .string(conductor.host)])
+            let outcome: Result<Void, any Error>
+            do { outcome = .success(try await group.run()) } catch { outcome = .failure(error) }
+            try? await store.shutdown()
+            try outcome.get()
         }
     }
 
@@ -260,6 +300,59 @@ extension Magnum {
                 }
                 try await store.shutdown()
             }
+        }
+    }
+
+    /// `magnum bootstrap`: register Magnum in a real Keystone.
+    struct Bootstrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register Magnum's endpoints (container-infra, and compute/image/network of the local catalog) in a real Keystone; optionally create the service user.",
+            discussion: "Idempotent: existing services and endpoints are kept (an endpoint whose URL differs is updated).")
+
+        @Option(help: "Keystone v3 URL. Also OS_AUTH_URL.")
+        var keystoneURL: String?
+
+        @Option(help: "Admin user (domain Default). Also OS_USERNAME.")
+        var adminUser: String?
+
+        @Option(help: "Admin password. Also OS_PASSWORD.")
+        var adminPassword: String?
+
+        @Option(help: "Project of the admin token (domain Default). Also OS_PROJECT_NAME.")
+        var adminProject: String?
+
+        @Option(help: "Magnum's public base URL registered in the catalog. Also MAGNUM_PUBLIC_URL.")
+        var publicURL: String = ProcessInfo.processInfo.environment["MAGNUM_PUBLIC_URL"] ?? "http://127.0.0.1:9511"
+
+        @Option(help: "Region of the endpoints.")
+        var region: String = "RegionOne"
+
+        @Option(help: "Service user to create when missing (with admin and service roles on --service-project).")
+        var serviceUser: String?
+
+        @Option(help: "Password of the service user. Also MAGNUM_SERVICE_PASSWORD.")
+        var servicePassword: String?
+
+        @Option(help: "Project of the service user.")
+        var serviceProject: String = "service"
+
+        func run() async throws {
+            let env = ProcessInfo.processInfo.environment
+            guard let url = keystoneURL ?? env["OS_AUTH_URL"] else { throw ValidationError("--keystone-url (or OS_AUTH_URL) is required") }
+            guard let password = adminPassword ?? env["OS_PASSWORD"] else { throw ValidationError("--admin-password (or OS_PASSWORD) is required") }
+            var service: (name: String, password: String, project: String)?
+            if let serviceUser {
+                guard let pw = servicePassword ?? env["MAGNUM_SERVICE_PASSWORD"] else {
+                    throw ValidationError("--service-user needs --service-password (or MAGNUM_SERVICE_PASSWORD)")
+                }
+                service = (serviceUser, pw, serviceProject)
+            }
+            let bootstrap = KeystoneBootstrap(configuration: .init(
+                authURL: url, adminUser: adminUser ?? env["OS_USERNAME"] ?? "admin", adminPassword: password,
+                adminProject: adminProject ?? env["OS_PROJECT_NAME"] ?? "admin", publicURL: publicURL,
+                region: region, serviceUser: service))
+            let changes = try await bootstrap.run()
+            print(changes.isEmpty ? "Keystone already has Magnum's services and endpoints." : changes.joined(separator: "\n"))
         }
     }
 }

@@ -304,4 +304,26 @@ final class OsloPolicyTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("/nonexistent/policy.yaml"), "\(error)")
         }
     }
+
+    /// `[oslo_policy] enforce_scope`: the API rules are project-scoped; a system-scoped admin is
+    /// refused by them when scope is enforced (the default), and judged by roles alone when not.
+    func testSystemScopedTokensAndEnforceScope() throws {
+        let systemAdmin = RequestContext(userID: "u-sys", projectID: nil, roles: ["admin", "member", "reader"], systemScope: true)
+        let projectAdmin = RequestContext(userID: "u-adm", projectID: "p-adm", roles: ["admin", "member", "reader"])
+        let enforced = try OsloPolicy()
+        XCTAssertTrue(enforced.enforceScope, "enforced by default")
+        let relaxed = try OsloPolicy(enforceScope: false)
+        for rule in ["cluster:get_all", "clustertemplate:create", "magnum-service:get_all", "quota:create", "stats:get_all"] {
+            let target = PolicyTarget(caller: systemAdmin)
+            XCTAssertFalse(enforced.allows(rule, systemAdmin, target: target), rule)
+            XCTAssertTrue(relaxed.allows(rule, systemAdmin, target: target), rule)
+            XCTAssertTrue(enforced.allows(rule, projectAdmin, target: PolicyTarget(caller: projectAdmin)), rule)
+        }
+        // Base rules are not scoped: they are building blocks, not API operations.
+        XCTAssertTrue(enforced.allows("context_is_admin", systemAdmin, target: PolicyTarget(caller: systemAdmin)))
+        // The option survives loading a policy file.
+        let path = try write("\"cluster:get_all\": \"@\"\n", name: "open.yaml")
+        XCTAssertFalse(try OsloPolicy.load(overridesFile: path).allows("cluster:get_all", systemAdmin, target: PolicyTarget(caller: systemAdmin)))
+        XCTAssertTrue(try OsloPolicy.load(overridesFile: path, enforceScope: false).allows("cluster:get_all", systemAdmin, target: PolicyTarget(caller: systemAdmin)))
+    }
 }

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Drives the built `magnum` with the real `openstack` client (python-openstackclient +
+# python-magnumclient), as a user does: templates, clusters, nodegroups, quotas, stats and
+# `coe service list`, plus the local catalog's flavors, images and keypairs.
+#
+#   scripts/cli.sh keystone [MAGNUM_BINARY]   against a real Keystone (scripts/keystone.sh),
+#                                             Magnum registered by `magnum bootstrap`
+#   scripts/cli.sh builtin  [MAGNUM_BINARY]   against the all-in-one's built-in identity, using
+#                                             the clouds.yaml `magnum serve` writes on first start
+#
+# Each run starts its own server on a fresh data directory (127.0.0.1 only), stops it at the end
+# and exits non-zero at the first command that fails or answers something unexpected.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE="${1:?usage: $0 keystone|builtin [MAGNUM_BINARY]}"
+BIN="$(realpath "${2:-.build/debug/magnum}")"
+PORT="${MAGNUM_CLI_PORT:-$(( 30000 + RANDOM % 10000 ))}"
+WORK="$(mktemp -d /tmp/magnum-cli.XXXXXX)"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
+PID=""
+cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+log() { echo "cli.sh[$MODE]: $*" >&2; }
+fail() { log "FAIL: $*"; [[ -f "$WORK/magnum.log" ]] && tail -n 20 "$WORK/magnum.log" >&2; exit 1; }
+
+start_server() { # ARGS…
+    "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "$@" > "$WORK/magnum.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+        kill -0 "$PID" 2>/dev/null || fail "magnum serve exited"
+        sleep 0.1
+    done
+    fail "magnum serve did not answer on 127.0.0.1:$PORT"
+}
+
+# os CLOUD ARGS… — one `openstack` command as CLOUD; output on stdout.
+os() {
+    local cloud=$1; shift
+    OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS_CLOUD="$cloud" "$OSBIN/openstack" "$@" 2>"$WORK/err" \
+        || fail "openstack $* (as $cloud): $(cat "$WORK/err")"
+}
+# os_fails CLOUD PATTERN ARGS… — the command must report an error matching PATTERN. (Some
+# commands, `coe quotas create` among them, print the server's error and still exit 0.)
+os_fails() {
+    local cloud=$1 pattern=$2; shift 2
+    local rc=0
+    OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS_CLOUD="$cloud" "$OSBIN/openstack" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    grep -qiE "$pattern" "$WORK/out" "$WORK/err" \
+        || fail "openstack $* (as $cloud) exited $rc; its output '$(cat "$WORK/out" "$WORK/err")' does not match '$pattern'"
+}
+# field JSON EXPR — a value from JSON on stdin.
+field() { "$OSBIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+
+scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
+    local admin=$1 member=$2 member_project=$3 other=$4
+    log "local catalog: flavors, images, networks, keypairs"
+    os "$member" flavor list -f json | field "sorted(f['Name'] for f in d)" | grep -q "'m1.small'" || fail "flavor list lacks m1.small"
+    os "$member" image list -f json | field "[i['Name'] for i in d]" | grep -q "fedora-coreos-latest" || fail "image list lacks fedora-coreos-latest"
+    os "$member" keypair create cli-key > "$WORK/cli-key.pem"
+    grep -q "PRIVATE KEY" "$WORK/cli-key.pem" || fail "keypair create printed no private key"
+    expect_eq "$(os "$member" keypair show cli-key -f json | field "d['name']")" cli-key "keypair show"
+
+    log "cluster templates"
+    os "$member" coe cluster template create cli-ct --coe kubernetes --image fedora-coreos-latest \
+        --external-network public --flavor m1.small --master-flavor m1.small --keypair cli-key \
+        --labels kube_tag=v1.30.1 --docker-volume-size 10 > "$WORK/ct-create.out"
+    grep -q "Request to create cluster template cli-ct accepted" "$WORK/ct-create.out" || fail "template create: $(cat "$WORK/ct-create.out")"
+    os "$member" coe cluster template show cli-ct -f json > "$WORK/ct.json"
+    local ct
+    ct="$(field "d['uuid']" < "$WORK/ct.json")"
+    expect_eq "$(field "d['cluster_distro']" < "$WORK/ct.json")" fedora-coreos "template cluster_distro"
+    expect_eq "$(os "$member" coe cluster template list -f json | field "[t['name'] for t in d]")" "['cli-ct']" "template list"
+    os "$member" coe cluster template update cli-ct --docker-volume-size 20 --label extra=yes >/dev/null
+    expect_eq "$(os "$member" coe cluster template show cli-ct -f json | field "(d['docker_volume_size'], d['labels']['extra'])")" "(20, 'yes')" "template update"
+    os_fails "$other" "could not be found" coe cluster template show "$ct"
+    os_fails "$member" "(is|are) invalid|could not be found|not found" coe cluster template create bad-ct --coe kubernetes \
+        --image no-such-image --external-network public
+
+    log "clusters"
+    os "$member" coe cluster create cli-cluster --cluster-template cli-ct --node-count 2 --keypair cli-key > "$WORK/create.out"
+    grep -q "Request to create cluster .* accepted" "$WORK/create.out" || fail "cluster create: $(cat "$WORK/create.out")"
+    os "$member" coe cluster show cli-cluster -f json > "$WORK/cluster.json"
+    local cluster
+    cluster="$(field "d['uuid']" < "$WORK/cluster.json")"
+    expect_eq "$(field "d['status']" < "$WORK/cluster.json")" CREATE_IN_PROGRESS "cluster status"
+    expect_eq "$(field "d['node_count']" < "$WORK/cluster.json")" 2 "cluster node_count"
+    expect_eq "$(os "$member" coe cluster list -f json | field "[(c['name'], c['node_count']) for c in d]")" "[('cli-cluster', 2)]" "cluster list"
+    os_fails "$other" "could not be found" coe cluster show "$cluster"
+    os_fails "$member" "in progress|IN_PROGRESS|invalid|not allowed" coe cluster resize cli-cluster 3
+
+    log "nodegroups"
+    expect_eq "$(os "$member" coe nodegroup list cli-cluster -f json | field "sorted(n['role'] for n in d)")" "['master', 'worker']" "default nodegroups"
+    os_fails "$member" "API address is not available yet" coe nodegroup create cli-cluster extra --node-count 1
+
+    log "quotas, stats, services"
+    os "$admin" coe quotas create --project-id "$member_project" --resource Cluster --hard-limit 5 >/dev/null
+    os "$admin" coe quotas show --project-id "$member_project" --resource Cluster > "$WORK/quota.out"
+    grep -qE "hard_limit.*\b5\b" "$WORK/quota.out" || fail "quota show: $(cat "$WORK/quota.out")"
+    os "$admin" coe quotas update --project-id "$member_project" --resource Cluster --hard-limit 7 >/dev/null
+    os "$admin" coe quotas list --all-tenants > "$WORK/quotas.out"
+    grep -qE "$member_project.*Cluster.*\b7\b" "$WORK/quotas.out" || fail "quota list: $(cat "$WORK/quotas.out")"
+    os_fails "$member" "not allowed|forbidden|403" coe quotas create --project-id "$member_project" --resource Cluster --hard-limit 50
+    os "$member" coe stats list "$member_project" > "$WORK/stats.out"
+    grep -q "clusters.*1" "$WORK/stats.out" || fail "stats list: $(cat "$WORK/stats.out")"
+    os "$admin" coe service list -f json | field "[(s['binary'], s['state']) for s in d]" | grep -q "('magnum-conductor', 'up')" \
+        || fail "service list has no live conductor"
+    os_fails "$member" "not allowed|forbidden|403" coe service list
+    os "$admin" coe quotas delete --project-id "$member_project" --resource Cluster >/dev/null
+
+    log "deletes"
+    os "$member" coe cluster delete cli-cluster >/dev/null
+    expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" DELETE_IN_PROGRESS "cluster delete"
+    os_fails "$member" "in use|referenced|being used" coe cluster template delete cli-ct
+    os "$member" keypair delete cli-key
+    log "passed"
+}
+
+KS_URL=""
+case "$MODE" in
+    keystone)
+        KS_URL="$(scripts/keystone.sh start | tail -n 1)"
+        OSBIN="$(scripts/clients.sh install | tail -n 1)"
+        "$BIN" bootstrap --keystone-url "$KS_URL" --admin-password admin --public-url "http://127.0.0.1:$PORT" >&2
+        MAGNUM_SERVICE_PASSWORD=magnum start_server --keystone-url "$KS_URL" --service-user magnum --service-project service
+        {
+            echo "clouds:"
+            for user in admin demo alt; do
+                cat <<YAML
+  $user:
+    auth: {auth_url: "$KS_URL", username: $user, password: $user, project_name: $user, user_domain_name: Default, project_domain_name: Default}
+    region_name: RegionOne
+    identity_api_version: 3
+YAML
+            done
+        } > "$WORK/clouds.yaml"
+        demo_project="$(os demo token issue -f json | field "d['project_id']")"
+        scenario admin demo "$demo_project" alt
+        ;;
+    builtin)
+        OSBIN="$(scripts/clients.sh install | tail -n 1)"
+        MAGNUM_ADMIN_PASSWORD=cli-admin start_server
+        [[ -f "$WORK/data/clouds.yaml" ]] || fail "magnum serve wrote no clouds.yaml into its data directory"
+        cp "$WORK/data/clouds.yaml" "$WORK/clouds.yaml"
+        log "built-in identity: projects, users, roles"
+        os magnum-admin token issue >/dev/null
+        os magnum-admin catalog list -f json | field "sorted(s['Type'] for s in d)" | grep -q "'container-infra'" || fail "catalog lacks container-infra"
+        demo_project="$(os magnum-admin project create demo -f json | field "d['id']")"
+        os magnum-admin project create alt >/dev/null
+        os magnum-admin user create --project demo --password demo demo >/dev/null
+        os magnum-admin user create --project alt --password alt alt >/dev/null
+        os magnum-admin role add --project demo --user demo member
+        os magnum-admin role add --project alt --user alt member
+        auth_url="$("$OSBIN/python" -c "import yaml; print(yaml.safe_load(open('$WORK/clouds.yaml'))['clouds']['magnum-admin']['auth']['auth_url'])")"
+        for user in demo alt; do
+            cat >> "$WORK/clouds.yaml" <<YAML
+  $user:
+    auth: {auth_url: "$auth_url", username: $user, password: $user, project_name: $user, user_domain_name: Default, project_domain_name: Default}
+    region_name: RegionOne
+    identity_api_version: 3
+YAML
+        done
+        os_fails demo "not allowed|forbidden|403" project create sneaky
+        scenario magnum-admin demo "$demo_project" alt
+        ;;
+    *) echo "usage: $0 keystone|builtin [MAGNUM_BINARY]" >&2; exit 2 ;;
+esac
