@@ -77,6 +77,9 @@ struct APIOptions: ParsableArguments {
     @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
     var publicURL: String?
 
+    @Option(help: "Where the built-in identity's first start also installs its clouds.yaml so that OS_CLOUD=magnum-admin works (never over a file Magnum did not write); `none` to skip. Default: ~/.config/openstack/clouds.yaml. Also MAGNUM_CLOUDS_FILE.")
+    var cloudsFile: String?
+
     @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
     var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
 
@@ -85,6 +88,17 @@ struct APIOptions: ParsableArguments {
 
     @Option(help: "Page size cap ([api] max_limit).")
     var maxLimit: Int = 1000
+
+    /// The user's clouds.yaml the first start installs, or nil when disabled.
+    func cloudsFilePath() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let value = cloudsFile ?? env["MAGNUM_CLOUDS_FILE"] ?? "~/.config/openstack/clouds.yaml"
+        if value.isEmpty || value == "none" { return nil }
+        guard value.hasPrefix("~/") else { return value }
+        // $HOME first, as the openstack client does (Foundation's tilde expansion ignores it).
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
+    }
 
     func hostPort() throws -> (String, Int) {
         guard let colon = bind.lastIndex(of: ":"), let port = Int(bind[bind.index(after: colon)...]) else {
@@ -190,6 +204,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     if let conductor { services.append(conductor.heartbeat(store: store, logger: logger)) }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
+    let cloudsFile = api.cloudsFilePath()
     // The store's service (the PostgreSQL pool) runs in the same group; migrate and seed
     // before the server accepts requests.
     app.beforeServerStarts {
@@ -197,7 +212,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
         if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))]) }
         try await LocalCatalog.seedIfEmpty(store)
         if let builtIn {
-            try await firstStart(builtIn, publicURL: publicURL, dataDir: dataDir, logger: logger)
+            try await firstStart(builtIn, publicURL: publicURL, dataDir: dataDir, cloudsFile: cloudsFile, logger: logger)
         }
         let identity = keystone.map { "keystone \($0.configuration.authURL)" } ?? (tokenTable != nil ? "token table" : "built-in \(publicURL)/identity/v3")
         logger.info("magnum API listening", metadata: ["bind": .string(api.bind), "identity": .string(identity)])
@@ -213,8 +228,11 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
 
 /// The built-in identity's first start: the admin user and project (password from
 /// MAGNUM_ADMIN_PASSWORD, or generated) and `DATA_DIR/clouds.yaml` (mode 0600) with the cloud
-/// `magnum-admin`. Later starts leave both alone.
-func firstStart(_ identity: BuiltInIdentity, publicURL: String, dataDir: String, logger: Logger) async throws {
+/// `magnum-admin`. So that `OS_CLOUD=magnum-admin openstack …` works at once, the same file is
+/// also installed where the client looks (`cloudsFile`, by default
+/// `~/.config/openstack/clouds.yaml`) — unless a clouds.yaml Magnum did not write is there, which
+/// is never touched. Later starts leave everything alone.
+func firstStart(_ identity: BuiltInIdentity, publicURL: String, dataDir: String, cloudsFile: String?, logger: Logger) async throws {
     let given = ProcessInfo.processInfo.environment["MAGNUM_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
     let outcome = try await identity.bootstrap(adminPassword: given)
     guard outcome.created, let password = outcome.adminPassword else { return }
@@ -222,16 +240,22 @@ func firstStart(_ identity: BuiltInIdentity, publicURL: String, dataDir: String,
     let text = CloudsFile.render(name: "magnum-admin", authURL: "\(publicURL)/identity/v3", username: "admin", password: password,
                                  projectName: "admin", region: identity.configuration.region)
     do {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        // Created with 0600 before the password is written into it.
-        _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try CloudsFile.writePrivately(text, to: path)
         logger.notice("built-in identity initialised: admin user and project created",
                       metadata: ["clouds_yaml": .string(path), "cloud": "magnum-admin",
                                  "password": .string(given != nil ? "from MAGNUM_ADMIN_PASSWORD" : "generated, see clouds.yaml")])
     } catch {
         logger.error("could not write clouds.yaml", metadata: ["path": .string(path), "error": .string("\(error)")])
+    }
+    guard let cloudsFile else { return }
+    do {
+        if try CloudsFile.install(text, at: cloudsFile) {
+            logger.notice("OS_CLOUD=magnum-admin is ready", metadata: ["clouds_yaml": .string(cloudsFile)])
+        } else {
+            logger.notice("\(cloudsFile) exists and was not written by Magnum; left alone: use OS_CLIENT_CONFIG_FILE=\(path) OS_CLOUD=magnum-admin")
+        }
+    } catch {
+        logger.warning("could not install clouds.yaml", metadata: ["path": .string(cloudsFile), "error": .string("\(error)")])
     }
 }
 
