@@ -50,6 +50,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -103,6 +105,8 @@ let package = Package(
             dependencies: [
                 "MagnumCore", "MagnumIdentity", "MagnumStore", "MagnumAPI", "MagnumTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "MagnumConductorTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumConductor", "MagnumTestSupport"]),

@@ -141,11 +141,28 @@ YAML
         ;;
     builtin)
         OSBIN="$(scripts/clients.sh install | tail -n 1)"
-        MAGNUM_ADMIN_PASSWORD=cli-admin start_server
+        # A home of its own: the first start installs ~/.config/openstack/clouds.yaml there.
+        mkdir -p "$WORK/home"
+        HOME="$WORK/home" MAGNUM_ADMIN_PASSWORD=cli-admin start_server
         [[ -f "$WORK/data/clouds.yaml" ]] || fail "magnum serve wrote no clouds.yaml into its data directory"
+        [[ "$(stat -c %a "$WORK/data/clouds.yaml")" == 600 ]] || fail "clouds.yaml is not private (mode $(stat -c %a "$WORK/data/clouds.yaml"))"
+        log "first start: OS_CLOUD=magnum-admin works at once"
+        (
+            cd "$WORK"
+            export HOME="$WORK/home" OS_CLOUD=magnum-admin
+            unset OS_CLIENT_CONFIG_FILE
+            "$OSBIN/openstack" coe cluster template create first-ct --coe kubernetes --image fedora-coreos-latest \
+                --external-network public --flavor m1.small >/dev/null 2>"$WORK/err" \
+                && "$OSBIN/openstack" coe cluster template list -f value -c name 2>>"$WORK/err" | grep -qx first-ct \
+                && "$OSBIN/openstack" coe cluster template delete first-ct >/dev/null 2>>"$WORK/err"
+        ) || fail "OS_CLOUD=magnum-admin with the installed clouds.yaml: $(cat "$WORK/err")"
         cp "$WORK/data/clouds.yaml" "$WORK/clouds.yaml"
-        log "built-in identity: projects, users, roles"
-        os magnum-admin token issue >/dev/null
+        log "built-in identity: tokens, projects, users, roles"
+        token="$(os magnum-admin token issue -f value -c id)"
+        curl -fsS -o /dev/null -H "X-Auth-Token: $token" "http://127.0.0.1:$PORT/v1/clustertemplates" || fail "a fresh token is refused"
+        os magnum-admin token revoke "$token"
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $token" "http://127.0.0.1:$PORT/v1/clustertemplates")" == 401 ]] \
+            || fail "a revoked token is still accepted"
         os magnum-admin catalog list -f json | field "sorted(s['Type'] for s in d)" | grep -q "'container-infra'" || fail "catalog lacks container-infra"
         demo_project="$(os magnum-admin project create demo -f json | field "d['id']")"
         os magnum-admin project create alt >/dev/null
@@ -153,6 +170,7 @@ YAML
         os magnum-admin user create --project alt --password alt alt >/dev/null
         os magnum-admin role add --project demo --user demo member
         os magnum-admin role add --project alt --user alt member
+        expect_eq "$(os magnum-admin role assignment list --user demo --project demo --names -f value -c Role)" member "role assignment list"
         auth_url="$("$OSBIN/python" -c "import yaml; print(yaml.safe_load(open('$WORK/clouds.yaml'))['clouds']['magnum-admin']['auth']['auth_url'])")"
         for user in demo alt; do
             cat >> "$WORK/clouds.yaml" <<YAML

@@ -32,6 +32,7 @@ if grep -qE "with [1-9][0-9]* failures?|error: " /tmp/magnum-swift-test.log || !
     exit 1
 fi
 scripts/cli.sh keystone .build/debug/magnum
+scripts/cli.sh builtin .build/debug/magnum
 scripts/tempest.sh .build/debug/magnum
 
 summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/magnum-swift-test.log | tail -n 1)

@@ -14,14 +14,18 @@ public struct APIEnvironment: Sendable {
     /// The identity URL named in a 401's `WWW-Authenticate` (keystonemiddleware's
     /// `www_authenticate_uri`); nil names the server's own `/identity/v3`.
     public var authURI: String?
+    /// The identity this server answers for under `/identity` (the built-in Keystone); nil
+    /// when identity is external (a real Keystone) or absent.
+    public var identity: (any IdentityEndpoint)?
 
     /// Creates the environment.
     public init(store: any Store, catalog: any Catalog, authenticator: any Authenticator,
                 policy: any PolicyEnforcer = DefaultPolicy(), drivers: DriverRegistry = .builtIn,
                 config: APIConfiguration = APIConfiguration(), logger: Logger = Logger(label: "magnum.api"),
-                authURI: String? = nil)
+                authURI: String? = nil, identity: (any IdentityEndpoint)? = nil)
     {
         self.authURI = authURI
+        self.identity = identity
         self.store = store
         self.catalog = catalog
         self.authenticator = authenticator

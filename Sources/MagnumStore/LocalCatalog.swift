@@ -4,10 +4,13 @@ import MagnumCore
 /// database, for the all-in-one and the local driver. Lookups answer the contract's errors.
 public struct LocalCatalog: Catalog {
     let store: any Store
+    let projects: (any IdentityRecords)?
 
-    /// Creates the catalog over a store.
-    public init(store: any Store) {
+    /// Creates the catalog over a store. `projects` is the built-in identity's records when it
+    /// is the identity in use: project ids are then checked against them.
+    public init(store: any Store, projects: (any IdentityRecords)? = nil) {
         self.store = store
+        self.projects = projects
     }
 
     public func image(_ ident: String, _ context: RequestContext) async throws -> Image {
@@ -48,9 +51,12 @@ public struct LocalCatalog: Catalog {
         return k
     }
 
-    /// Until an identity service is configured, every non-empty project id is accepted.
+    /// With the built-in identity, whether it has the project; otherwise (a real Keystone,
+    /// a token table) every non-empty project id is accepted.
     public func projectExists(_ projectID: String, _ context: RequestContext) async throws -> Bool {
-        !projectID.isEmpty
+        guard !projectID.isEmpty else { return false }
+        guard let projects else { return true }
+        return try await projects.readIdentity { try await $0.project(id: projectID) } != nil
     }
 
     /// Seeds the default local catalog into an empty database: flavors sized for local nodes

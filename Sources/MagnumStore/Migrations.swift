@@ -66,7 +66,74 @@ enum Migrations {
     /// Every migration, oldest first.
     static let all: [Migration] = [
         Migration(version: 1, name: "initial schema", statements: initialSchema),
+        Migration(version: 2, name: "built-in identity", statements: identitySchema),
     ]
+
+    /// Version 2: the built-in identity's projects, users, roles, role assignments, revoked
+    /// tokens and token signing secret. Assignment targets are a project id or `::system::`;
+    /// instants the identity compares (token revocation) are Unix microseconds/seconds integers.
+    @Sendable
+    static func identitySchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            """
+            CREATE TABLE identity_project (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                domain_id TEXT NOT NULL,
+                description TEXT,
+                enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                tags TEXT,
+                created_at \(t.timestamp),
+                CONSTRAINT uniq_identity_project0domain_id0name UNIQUE (domain_id, name)
+            )
+            """,
+            """
+            CREATE TABLE identity_user (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                domain_id TEXT NOT NULL,
+                enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                password_hash TEXT,
+                default_project_id TEXT,
+                extra TEXT,
+                tokens_valid_after \(t.int),
+                created_at \(t.timestamp),
+                CONSTRAINT uniq_identity_user0domain_id0name UNIQUE (domain_id, name)
+            )
+            """,
+            """
+            CREATE TABLE identity_role (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT,
+                CONSTRAINT uniq_identity_role0name UNIQUE (name)
+            )
+            """,
+            """
+            CREATE TABLE identity_role_assignment (
+                user_id TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                role_id TEXT NOT NULL,
+                PRIMARY KEY (user_id, target_id, role_id)
+            )
+            """,
+            "CREATE INDEX identity_role_assignment_target_idx ON identity_role_assignment (target_id)",
+            """
+            CREATE TABLE identity_revoked_token (
+                audit_id TEXT PRIMARY KEY,
+                expires_at \(t.int) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE identity_signing_key (
+                id \(t.int) PRIMARY KEY,
+                secret TEXT NOT NULL,
+                created_at \(t.timestamp)
+            )
+            """,
+        ]
+    }
 
     /// Version 1: upstream Magnum's tables (contract appendix B, without the trust columns and
     /// `x509keypair`), the `operation` table, and the local catalog.

@@ -60,9 +60,11 @@ public struct APIHarness: Sendable {
     /// Creates a harness over a migrated store; seeds the local catalog and keypair `kp` for
     /// every test user.
     /// `authenticator` replaces the token table (e.g. a real Keystone); `policy` replaces Core's
-    /// default rule table (e.g. the production `OsloPolicy`).
+    /// default rule table (e.g. the production `OsloPolicy`); `identity` is served under
+    /// `/identity` (the built-in Keystone).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
-                            authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy()) async throws -> APIHarness
+                            authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy(),
+                            identity: (any IdentityEndpoint)? = nil) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
@@ -72,8 +74,9 @@ public struct APIHarness: Sendable {
         }
         var logger = Logger(label: "magnum.test")
         logger.logLevel = .warning
-        let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator, policy: policy,
-                                 config: config, logger: logger)
+        let catalog = LocalCatalog(store: store, projects: identity == nil ? nil : store as? any IdentityRecords)
+        let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, policy: policy, config: config,
+                                 logger: logger, identity: identity)
         return APIHarness(store: store, env: env, label: label)
     }
 

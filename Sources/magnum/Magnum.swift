@@ -74,6 +74,12 @@ struct APIOptions: ParsableArguments {
     @Option(help: "A YAML or JSON oslo.policy file whose rules override or add to Magnum's defaults. Also MAGNUM_POLICY_FILE.")
     var policyFile: String?
 
+    @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
+    var publicURL: String?
+
+    @Option(help: "Where the built-in identity's first start also installs its clouds.yaml so that OS_CLOUD=magnum-admin works (never over a file Magnum did not write); `none` to skip. Default: ~/.config/openstack/clouds.yaml. Also MAGNUM_CLOUDS_FILE.")
+    var cloudsFile: String?
+
     @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
     var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
 
@@ -82,6 +88,17 @@ struct APIOptions: ParsableArguments {
 
     @Option(help: "Page size cap ([api] max_limit).")
     var maxLimit: Int = 1000
+
+    /// The user's clouds.yaml the first start installs, or nil when disabled.
+    func cloudsFilePath() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let value = cloudsFile ?? env["MAGNUM_CLOUDS_FILE"] ?? "~/.config/openstack/clouds.yaml"
+        if value.isEmpty || value == "none" { return nil }
+        guard value.hasPrefix("~/") else { return value }
+        // $HOME first, as the openstack client does (Foundation's tilde expansion ignores it).
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
+    }
 
     func hostPort() throws -> (String, Int) {
         guard let colon = bind.lastIndex(of: ":"), let port = Int(bind[bind.index(after: colon)...]) else {
@@ -103,8 +120,24 @@ struct APIOptions: ParsableArguments {
             logger: logger)
     }
 
-    func authenticator() throws -> any Authenticator {
-        guard let tokenTable else { return NoIdentity() }
+    /// The public base URL: `--public-url`, MAGNUM_PUBLIC_URL, or `http://HOST:PORT` of `--bind`
+    /// (a wildcard host is replaced by the loopback address).
+    func resolvedPublicURL() throws -> String {
+        if let url = publicURL ?? ProcessInfo.processInfo.environment["MAGNUM_PUBLIC_URL"], !url.isEmpty {
+            var u = url
+            while u.hasSuffix("/") { u.removeLast() }
+            return u
+        }
+        var (host, port) = try hostPort()
+        if host == "0.0.0.0" || host.isEmpty { host = "127.0.0.1" }
+        if host == "::" || host == "[::]" { host = "[::1]" }
+        if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
+        return "http://\(host):\(port)"
+    }
+
+    /// The token table authenticator of `--token-table`; nil without one.
+    func tokenTableAuthenticator() throws -> (any Authenticator)? {
+        guard let tokenTable else { return nil }
         let text = try String(contentsOfFile: tokenTable, encoding: .utf8)
         guard let root = try Yams.load(yaml: text) as? [String: Any], let tokens = root["tokens"] as? [String: Any] else {
             throw ValidationError("\(tokenTable): expected a mapping with a `tokens` key")
@@ -146,35 +179,43 @@ struct ConductorOptions: ParsableArguments {
     }
 }
 
-/// With no identity configured, no token is valid: every protected route answers 401.
-struct NoIdentity: Authenticator {
-    func authenticate(token: String) async throws -> MagnumCore.RequestContext? { nil }
-}
-
 /// Runs the API (and, for the all-in-one, the conductor) with its database in one `ServiceGroup`.
+/// The identity is a real Keystone (`--keystone-url`), a token table (`--token-table`), or else
+/// the built-in identity served at `/identity/v3`.
 func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, label: String) async throws {
     let logger = db.logger(label)
     let store = try await db.openStore(logger: logger)
     let policy = try api.policy()
     let (host, port) = try api.hostPort()
+    let publicURL = try api.resolvedPublicURL()
+    let tokenTable = try api.tokenTableAuthenticator()
     // Created last: once it exists its HTTP client must be shut down (by the service group).
     let keystone = try api.keystone(logger: logger)
-    let authenticator: any Authenticator = try keystone ?? api.authenticator()
-    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store), authenticator: authenticator,
-                             policy: policy, config: api.config(), logger: logger,
-                             authURI: keystone == nil ? nil : (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]))
+    let builtIn: BuiltInIdentity? = keystone == nil && tokenTable == nil
+        ? BuiltInIdentity(records: store, configuration: .init(publicURL: publicURL), logger: logger) : nil
+    let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
+    let authURI = keystone != nil ? (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]) : "\(publicURL)/identity/v3"
+    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
+                             authenticator: authenticator,
+                             policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
     if let conductor { services.append(conductor.heartbeat(store: store, logger: logger)) }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
+    let dataDir = db.dataDir
+    let cloudsFile = api.cloudsFilePath()
     // The store's service (the PostgreSQL pool) runs in the same group; migrate and seed
     // before the server accepts requests.
     app.beforeServerStarts {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("database migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))]) }
         try await LocalCatalog.seedIfEmpty(store)
-        logger.info("magnum API listening", metadata: ["bind": .string(api.bind), "identity": .string(keystone.map { "keystone \($0.configuration.authURL)" } ?? (api.tokenTable == nil ? "none" : "token table"))])
+        if let builtIn {
+            try await firstStart(builtIn, publicURL: publicURL, dataDir: dataDir, cloudsFile: cloudsFile, logger: logger)
+        }
+        let identity = keystone.map { "keystone \($0.configuration.authURL)" } ?? (tokenTable != nil ? "token table" : "built-in \(publicURL)/identity/v3")
+        logger.info("magnum API listening", metadata: ["bind": .string(api.bind), "identity": .string(identity)])
     }
     let outcome: Result<Void, any Error>
     do { outcome = .success(try await app.runService()) } catch { outcome = .failure(error) }
@@ -183,6 +224,39 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     try? await store.shutdown()
     try? await keystone?.shutdown()
     try outcome.get()
+}
+
+/// The built-in identity's first start: the admin user and project (password from
+/// MAGNUM_ADMIN_PASSWORD, or generated) and `DATA_DIR/clouds.yaml` (mode 0600) with the cloud
+/// `magnum-admin`. So that `OS_CLOUD=magnum-admin openstack …` works at once, the same file is
+/// also installed where the client looks (`cloudsFile`, by default
+/// `~/.config/openstack/clouds.yaml`) — unless a clouds.yaml Magnum did not write is there, which
+/// is never touched. Later starts leave everything alone.
+func firstStart(_ identity: BuiltInIdentity, publicURL: String, dataDir: String, cloudsFile: String?, logger: Logger) async throws {
+    let given = ProcessInfo.processInfo.environment["MAGNUM_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+    let outcome = try await identity.bootstrap(adminPassword: given)
+    guard outcome.created, let password = outcome.adminPassword else { return }
+    let path = (dataDir as NSString).appendingPathComponent("clouds.yaml")
+    let text = CloudsFile.render(name: "magnum-admin", authURL: "\(publicURL)/identity/v3", username: "admin", password: password,
+                                 projectName: "admin", region: identity.configuration.region)
+    do {
+        try CloudsFile.writePrivately(text, to: path)
+        logger.notice("built-in identity initialised: admin user and project created",
+                      metadata: ["clouds_yaml": .string(path), "cloud": "magnum-admin",
+                                 "password": .string(given != nil ? "from MAGNUM_ADMIN_PASSWORD" : "generated, see clouds.yaml")])
+    } catch {
+        logger.error("could not write clouds.yaml", metadata: ["path": .string(path), "error": .string("\(error)")])
+    }
+    guard let cloudsFile else { return }
+    do {
+        if try CloudsFile.install(text, at: cloudsFile) {
+            logger.notice("OS_CLOUD=magnum-admin is ready", metadata: ["clouds_yaml": .string(cloudsFile)])
+        } else {
+            logger.notice("\(cloudsFile) exists and was not written by Magnum; left alone: use OS_CLIENT_CONFIG_FILE=\(path) OS_CLOUD=magnum-admin")
+        }
+    } catch {
+        logger.warning("could not install clouds.yaml", metadata: ["path": .string(cloudsFile), "error": .string("\(error)")])
+    }
 }
 
 extension Magnum {

@@ -14,6 +14,7 @@ public struct MagnumResponder: HTTPResponder {
     let env: APIEnvironment
     let routes: APIRoutes
     let catalogRoutes: CatalogRoutes
+    let identityRoutes: IdentityRoutes?
 
     /// Largest accepted request body.
     static let maxBody = 1 << 20
@@ -23,6 +24,7 @@ public struct MagnumResponder: HTTPResponder {
         self.env = env
         self.routes = APIRoutes(env: env)
         self.catalogRoutes = CatalogRoutes(env: env)
+        self.identityRoutes = env.identity.map(IdentityRoutes.init(endpoint:))
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -59,6 +61,10 @@ public struct MagnumResponder: HTTPResponder {
             var h = headers
             h[.contentType] = "text/plain"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: "OK")))
+        }
+        // The built-in identity (Keystone v3 paths, Keystone's own bodies and errors).
+        if segments[0] == "identity", let identityRoutes {
+            return try await identityRoutes.respond(request, segments: Array(segments.dropFirst()), baseURL: base, headers: headers)
         }
         // The local catalog's Nova, Glance and Neutron paths (same token, their own bodies).
         if CatalogRoutes.services.contains(segments[0]) {
