@@ -54,6 +54,69 @@ os_fails() {
 field() { "$OSBIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
+# set_cluster_state NAME STATUS API_ADDRESS — what a driver reports through the conductor, written
+# straight into the server's SQLite database (the conductor's runner and drivers are not there yet).
+set_cluster_state() {
+    "$OSBIN/python" - "$WORK/data/magnum.sqlite" "$1" "$2" "$3" <<'PY'
+import sqlite3, sys
+db, name, status, address = sys.argv[1:]
+c = sqlite3.connect(db, timeout=30)
+with c:
+    n = c.execute("UPDATE cluster SET status = ?, api_address = ? WHERE name = ?", (status, address, name)).rowcount
+    c.execute("UPDATE nodegroup SET status = ? WHERE cluster_id IN (SELECT uuid FROM cluster WHERE name = ?)", (status, name))
+sys.exit(0 if n == 1 else 1)
+PY
+}
+
+# certificates MEMBER_CLOUD OTHER_CLOUD — on the cluster cli-cluster (template cli-ct, TLS on).
+certificates() {
+    local member=$1 other=$2 dir="$WORK/certs"
+    mkdir -p "$dir"
+    os "$member" coe ca show cli-cluster > "$dir/ca.out"
+    sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$dir/ca.out" > "$dir/ca.pem"
+    openssl x509 -in "$dir/ca.pem" -noout -text > "$dir/ca.txt" || fail "coe ca show printed no certificate: $(cat "$dir/ca.out")"
+    grep -q "CA:TRUE" "$dir/ca.txt" || fail "the cluster CA is not a CA"
+    grep -q "Subject: CN *= *cli-cluster" "$dir/ca.txt" || fail "the cluster CA is not named after the cluster: $(grep Subject: "$dir/ca.txt")"
+    os_fails "$other" "could not be found" coe ca show cli-cluster
+
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/user.key" -subj "/CN=cli-user/O=developers" -out "$dir/user.csr" 2>/dev/null
+    os "$member" coe ca sign cli-cluster "$dir/user.csr" > "$dir/sign.out"
+    sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$dir/sign.out" > "$dir/user.pem"
+    openssl verify -CAfile "$dir/ca.pem" "$dir/user.pem" >/dev/null 2>&1 || fail "coe ca sign: the certificate does not verify against the cluster CA"
+    openssl x509 -in "$dir/user.pem" -noout -subject | grep -q "CN *= *cli-user" || fail "coe ca sign: subject not copied from the CSR"
+
+    # `coe cluster config` needs a running cluster: what a driver reports when creation completes.
+    set_cluster_state cli-cluster CREATE_COMPLETE "https://127.0.0.1:6443" || fail "could not mark cli-cluster complete"
+    (cd "$dir" && os "$member" coe cluster config cli-cluster --dir "$dir/kube" --output-certs) > "$dir/config.out"
+    grep -q "export KUBECONFIG=$dir/kube/config" "$dir/config.out" || fail "coe cluster config: $(cat "$dir/config.out")"
+    for f in config ca.pem cert.pem key.pem; do [[ -s "$dir/kube/$f" ]] || fail "coe cluster config wrote no $f"; done
+    openssl verify -CAfile "$dir/kube/ca.pem" "$dir/kube/cert.pem" >/dev/null 2>&1 || fail "coe cluster config: cert.pem does not verify against ca.pem"
+    cmp -s "$dir/kube/ca.pem" "$dir/ca.pem" || diff <(openssl x509 -in "$dir/kube/ca.pem" -noout -fingerprint) <(openssl x509 -in "$dir/ca.pem" -noout -fingerprint) >/dev/null \
+        || fail "coe cluster config: ca.pem is not the cluster CA"
+    openssl x509 -in "$dir/kube/cert.pem" -noout -subject | grep -q "CN *= *admin" || fail "coe cluster config: the client certificate is not for admin"
+    [[ "$(openssl x509 -in "$dir/kube/cert.pem" -noout -pubkey)" == "$(openssl pkey -in "$dir/kube/key.pem" -pubout)" ]] \
+        || fail "coe cluster config: key.pem does not match cert.pem"
+    "$OSBIN/python" - "$dir/kube/config" <<'PY' || fail "coe cluster config: the kubeconfig is not what kubectl expects"
+import base64, sys, yaml
+k = yaml.safe_load(open(sys.argv[1]))
+assert k["kind"] == "Config" and k["current-context"] == "default", k
+cluster = k["clusters"][0]["cluster"]
+assert cluster["server"] == "https://127.0.0.1:6443", cluster
+assert b"BEGIN CERTIFICATE" in base64.b64decode(cluster["certificate-authority-data"])
+user = k["users"][0]["user"]
+assert b"BEGIN CERTIFICATE" in base64.b64decode(user["client-certificate-data"])
+assert b"PRIVATE KEY" in base64.b64decode(user["client-key-data"])
+PY
+
+    os "$member" coe ca rotate cli-cluster >/dev/null
+    expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" UPDATE_IN_PROGRESS "status after CA rotation"
+    os "$member" coe ca show cli-cluster | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/ca2.pem"
+    cmp -s "$dir/ca.pem" "$dir/ca2.pem" && fail "coe ca rotate: the CA did not change"
+    openssl verify -CAfile "$dir/ca2.pem" "$dir/user.pem" >/dev/null 2>&1 && fail "a certificate signed by the old CA verifies against the new one"
+    os "$member" coe ca sign cli-cluster "$dir/user.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/user2.pem"
+    openssl verify -CAfile "$dir/ca2.pem" "$dir/user2.pem" >/dev/null 2>&1 || fail "after rotation, a new signature does not verify against the new CA"
+}
+
 scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     local admin=$1 member=$2 member_project=$3 other=$4
     log "local catalog: flavors, images, networks, keypairs"
@@ -94,6 +157,9 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     log "nodegroups"
     expect_eq "$(os "$member" coe nodegroup list cli-cluster -f json | field "sorted(n['role'] for n in d)")" "['master', 'worker']" "default nodegroups"
     os_fails "$member" "API address is not available yet" coe nodegroup create cli-cluster extra --node-count 1
+
+    log "certificates: coe ca show / sign / rotate, coe cluster config"
+    certificates "$member" "$other"
 
     log "quotas, stats, services"
     os "$admin" coe quotas create --project-id "$member_project" --resource Cluster --hard-limit 5 >/dev/null

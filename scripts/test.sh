@@ -27,7 +27,7 @@ scripts/smoke.sh .build/debug/magnum
 
 swift test --skip-build --disable-swift-testing 2>&1 | tee /tmp/magnum-swift-test.log | grep -vE "^Test Case .*(started|passed)" || true
 # `swift test` output is piped through tee; take its verdict from the log.
-if grep -qE "with [1-9][0-9]* failures?|error: " /tmp/magnum-swift-test.log || ! grep -qE "Executed [0-9]+ tests?, with 0 failures" /tmp/magnum-swift-test.log; then
+if grep -qE "with [1-9][0-9]* failures?|error: -\[|Fatal error" /tmp/magnum-swift-test.log || ! grep -qE "Executed [0-9]+ tests?, with 0 failures" /tmp/magnum-swift-test.log; then
     echo "test.sh: swift test failed" >&2
     exit 1
 fi

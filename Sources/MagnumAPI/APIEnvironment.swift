@@ -7,6 +7,8 @@ public struct APIEnvironment: Sendable {
     public var store: any Store
     public var catalog: any Catalog
     public var authenticator: any Authenticator
+    /// Issues clusters' CAs and signs their CSRs.
+    public var certificates: any CertificateAuthority
     public var policy: any PolicyEnforcer
     public var drivers: DriverRegistry
     public var config: APIConfiguration
@@ -20,7 +22,7 @@ public struct APIEnvironment: Sendable {
 
     /// Creates the environment.
     public init(store: any Store, catalog: any Catalog, authenticator: any Authenticator,
-                policy: any PolicyEnforcer = DefaultPolicy(), drivers: DriverRegistry = .builtIn,
+                certificates: any CertificateAuthority, policy: any PolicyEnforcer = DefaultPolicy(), drivers: DriverRegistry = .builtIn,
                 config: APIConfiguration = APIConfiguration(), logger: Logger = Logger(label: "magnum.api"),
                 authURI: String? = nil, identity: (any IdentityEndpoint)? = nil)
     {
@@ -29,6 +31,7 @@ public struct APIEnvironment: Sendable {
         self.store = store
         self.catalog = catalog
         self.authenticator = authenticator
+        self.certificates = certificates
         self.policy = policy
         self.drivers = drivers
         self.config = config

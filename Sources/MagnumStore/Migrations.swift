@@ -67,7 +67,27 @@ enum Migrations {
     static let all: [Migration] = [
         Migration(version: 1, name: "initial schema", statements: initialSchema),
         Migration(version: 2, name: "built-in identity", statements: identitySchema),
+        Migration(version: 3, name: "cluster certificates", statements: certificateSchema),
     ]
+
+    /// Version 3: each cluster's CAs and Magnum's client certificate, one row per kind, the
+    /// private key sealed (AES-GCM, base64) under the key-encryption key.
+    @Sendable
+    static func certificateSchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            """
+            CREATE TABLE cluster_certificate (
+                cluster_uuid TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                certificate TEXT NOT NULL,
+                sealed_private_key TEXT NOT NULL,
+                created_at \(t.timestamp),
+                PRIMARY KEY (cluster_uuid, kind)
+            )
+            """,
+        ]
+    }
 
     /// Version 2: the built-in identity's projects, users, roles, role assignments, revoked
     /// tokens and token signing secret. Assignment targets are a project id or `::system::`;

@@ -238,6 +238,7 @@ struct SQLSession: StoreSession {
     }
 
     func deleteCluster(uuid: String) async throws {
+        try await run("DELETE FROM \(ident: "cluster_certificate") WHERE \(ident: "cluster_uuid") = \(bind: uuid)")
         try await run("DELETE FROM \(ident: "nodegroup") WHERE \(ident: "cluster_id") = \(bind: uuid)")
         try await run("DELETE FROM \(ident: "cluster") WHERE \(ident: "uuid") = \(bind: uuid)")
     }
@@ -381,6 +382,36 @@ struct SQLSession: StoreSession {
 
     func deleteQuota(id: Int64) async throws {
         try await run("DELETE FROM \(ident: "quotas") WHERE \(ident: "id") = \(bind: id)")
+    }
+
+    // MARK: Cluster certificates
+
+    func certificates(clusterUUID: String) async throws -> [ClusterCertificate] {
+        try await fetch(
+            "SELECT * FROM \(ident: "cluster_certificate") WHERE \(ident: "cluster_uuid") = \(bind: clusterUUID) ORDER BY \(ident: "kind")"
+        ) { row in
+            let kindName = try row.string("kind")
+            guard let kind = CertificateKind(rawValue: kindName),
+                  let sealed = Data(base64Encoded: try row.string("sealed_private_key"))
+            else { throw MagnumError(.internal, "Unreadable certificate row \(kindName) of cluster \(clusterUUID)") }
+            return ClusterCertificate(clusterUUID: clusterUUID, kind: kind, certificatePEM: try row.string("certificate"),
+                                      sealedPrivateKey: [UInt8](sealed))
+        }
+    }
+
+    func replaceCertificates(clusterUUID: String, with certificates: [ClusterCertificate]) async throws {
+        try await run("DELETE FROM \(ident: "cluster_certificate") WHERE \(ident: "cluster_uuid") = \(bind: clusterUUID)")
+        let now = Self.now()
+        for c in certificates {
+            var v = RowValues()
+            v.set("cluster_uuid", clusterUUID)
+            v.set("kind", c.kind.rawValue)
+            v.set("certificate", c.certificatePEM)
+            v.set("sealed_private_key", Data(c.sealedPrivateKey).base64EncodedString())
+            v.set("created_at", now)
+            try await insertPlainRow("cluster_certificate", v,
+                                     conflict: MagnumError(.conflict, "Cluster \(clusterUUID) already has a \(c.kind.rawValue) certificate."))
+        }
     }
 
     // MARK: Services

@@ -79,11 +79,18 @@ public protocol StoreSession: Sendable {
     func clusters(matching ident: Ident, _ visibility: Visibility) async throws -> [Cluster]
     func insert(_ cluster: Cluster) async throws -> Cluster
     func update(_ cluster: Cluster) async throws -> Cluster
+    /// Deletes the cluster, its nodegroups and all of its certificates and keys.
     func deleteCluster(uuid: String) async throws
     /// Number of clusters owned by a project.
     func clusterCount(projectID: String) async throws -> Int
     /// Serializes concurrent writers of one project until the transaction ends (quota checks).
     func lockProject(_ projectID: String) async throws
+
+    // MARK: Cluster certificates
+    /// The cluster's stored certificates (its CAs and Magnum's client certificate).
+    func certificates(clusterUUID: String) async throws -> [ClusterCertificate]
+    /// Replaces every stored certificate of the cluster with `certificates` (create, rotation).
+    func replaceCertificates(clusterUUID: String, with certificates: [ClusterCertificate]) async throws
 
     // MARK: Nodegroups
     func nodegroups(clusterUUID: String, role: String?, sort: SortOrder) async throws -> [NodeGroup]

@@ -11,6 +11,7 @@ struct APIRoutes: Sendable {
     let quotas: QuotaRoutes
     let federations: FederationRoutes
     let bays: BayRoutes
+    let certificates: CertificateRoutes
 
     init(env: APIEnvironment) {
         templates = ClusterTemplateRoutes(service: ClusterTemplateService(env: env), maxLimit: env.config.maxLimit, store: env.store)
@@ -19,6 +20,7 @@ struct APIRoutes: Sendable {
         quotas = QuotaRoutes(service: QuotaService(env: env), maxLimit: env.config.maxLimit, store: env.store)
         federations = FederationRoutes(service: FederationService(env: env), maxLimit: env.config.maxLimit, store: env.store)
         bays = BayRoutes(templates: templates, clusters: clusters)
+        certificates = CertificateRoutes(service: CertificateService(env: env))
     }
 
     /// The handler for a request, or the framework error upstream answers.
@@ -58,6 +60,7 @@ struct APIRoutes: Sendable {
         case "stats": handler = s.count == 1 ? (method == "GET" ? quotas.stats : nil) : nil
         case "mservices": handler = s.count == 1 ? (method == "GET" ? quotas.mservices : nil) : nil
         case "federations": handler = federations.route(method, s)
+        case "certificates": handler = certificates.route(method, s)
         default: throw MagnumError.framework(.notFound)
         }
         guard let handler else {
@@ -70,7 +73,7 @@ struct APIRoutes: Sendable {
     static func knownShape(_ s: [String]) -> Bool {
         switch (s[0], s.count) {
         case ("clustertemplates", 1...2), ("baymodels", 1...2), ("bays", 1...2), ("clusters", 1...2),
-             ("federations", 1...2), ("quotas", 1), ("quotas", 3), ("stats", 1), ("mservices", 1):
+             ("federations", 1...2), ("certificates", 1...2), ("quotas", 1), ("quotas", 3), ("stats", 1), ("mservices", 1):
             return true
         case ("clusters", 3...4): return s[2] == "nodegroups"
         default: return false

@@ -111,6 +111,9 @@ struct ClusterService {
         let operation = OperationStart.operation(.clusterCreate, cluster: cluster.uuid, parameters: [
             "master_count": .int(masterCount), "node_count": .int(nodeCount), "create_timeout": JSON(cluster.createTimeout),
         ], ctx)
+        // The cluster's CAs and Magnum's client certificate (contract §8.6) are issued before
+        // the transaction (key generation is slow) and stored with the cluster.
+        let certificates = try await env.certificates.issueCertificateSet(clusterName: cluster.name, clusterUUID: cluster.uuid)
         try await env.store.write { session in
             if let project = cluster.projectID {
                 try await session.lockProject(project)
@@ -118,6 +121,7 @@ struct ClusterService {
             }
             _ = try await session.insert(cluster)
             for ng in nodegroups { _ = try await session.insert(ng) }
+            try await session.replaceCertificates(clusterUUID: cluster.uuid, with: certificates)
             _ = try await session.insert(operation)
         }
         env.logger.info("cluster create accepted", metadata: ["cluster_id": .string(cluster.uuid), "operation_id": .string(operation.uuid), "request_id": .string(ctx.requestID)])
