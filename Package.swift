@@ -95,6 +95,7 @@ let package = Package(
                 "MagnumAPI",
                 "MagnumIdentity",
                 "MagnumConductor",
+                "MagnumPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -105,7 +106,8 @@ let package = Package(
         .target(
             name: "MagnumTestSupport",
             dependencies: [
-                "MagnumCore", "MagnumStore", "MagnumAPI",
+                "MagnumCore", "MagnumStore", "MagnumAPI", "MagnumPKI",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,8 +138,11 @@ let package = Package(
         .testTarget(
             name: "MagnumAPITests",
             dependencies: [
-                "MagnumCore", "MagnumStore", "MagnumAPI", "MagnumTestSupport",
+                "MagnumCore", "MagnumStore", "MagnumAPI", "MagnumTestSupport", "MagnumPKI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

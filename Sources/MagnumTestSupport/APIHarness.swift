@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -5,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import MagnumAPI
 import MagnumCore
+import MagnumPKI
 import MagnumStore
 import NIOCore
 
@@ -64,7 +66,7 @@ public struct APIHarness: Sendable {
     /// `/identity` (the built-in Keystone).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
                             authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy(),
-                            identity: (any IdentityEndpoint)? = nil) async throws -> APIHarness
+                            identity: (any IdentityEndpoint)? = nil, logger: Logger? = nil) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
@@ -72,13 +74,22 @@ public struct APIHarness: Sendable {
                 try await session.insert(Keypair(name: "kp", userID: user, publicKey: "ssh-ed25519 AAAA test", fingerprint: "00:11"))
             }
         }
-        var logger = Logger(label: "magnum.test")
-        logger.logLevel = .warning
+        let logger = logger ?? {
+            var l = Logger(label: "magnum.test")
+            l.logLevel = .warning
+            return l
+        }()
         let catalog = LocalCatalog(store: store, projects: identity == nil ? nil : store as? any IdentityRecords)
-        let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, policy: policy, config: config,
+        let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, certificates: certificateAuthority,
+                                 policy: policy, config: config,
                                  logger: logger, identity: identity)
         return APIHarness(store: store, env: env, label: label)
     }
+
+    /// The harness's certificate authority: the real one, with ECDSA P-256 keys (fast to
+    /// generate, so the many clusters tests create stay cheap) under a random key-encryption key.
+    public static let certificateAuthority = SealedCertificateAuthority(
+        pki: ClusterPKI(configuration: PKIConfiguration(keyType: .ecdsaP256)), vault: KeyVault(key: .init(size: .bits256)))
 
     /// Runs `body` with a harness on SQLite and, when configured, on PostgreSQL.
     public static func withEach(config: APIConfiguration = APIConfiguration(), policy: any PolicyEnforcer = DefaultPolicy(),

@@ -6,6 +6,7 @@ import MagnumAPI
 import MagnumConductor
 import MagnumCore
 import MagnumIdentity
+import MagnumPKI
 import MagnumStore
 import ServiceLifecycle
 import Yams
@@ -80,6 +81,18 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Where the built-in identity's first start also installs its clouds.yaml so that OS_CLOUD=magnum-admin works (never over a file Magnum did not write); `none` to skip. Default: ~/.config/openstack/clouds.yaml. Also MAGNUM_CLOUDS_FILE.")
     var cloudsFile: String?
 
+    @Option(help: "File holding the key-encryption key that seals clusters' private keys (base64 of 32 bytes; created with mode 0600 on first start). Default: DATA_DIR/key-encryption.key. Also MAGNUM_KEY_FILE.")
+    var keyFile: String?
+
+    @Option(help: "Key type of the clusters' CAs and certificates: rsa2048, rsa3072, rsa4096 or ecdsa-p256 ([x509] rsa_key_size).")
+    var certificateKeyType: String = "rsa2048"
+
+    @Option(help: "Days issued certificates are valid ([x509] term_of_validity).")
+    var certificateValidityDays: Int = 1825
+
+    @Flag(help: "Let CSRs request CA:TRUE ([x509] allow_ca).")
+    var allowCA: Bool = false
+
     @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
     var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
 
@@ -98,6 +111,31 @@ struct APIOptions: ParsableArguments {
         // $HOME first, as the openstack client does (Foundation's tilde expansion ignores it).
         let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
+    }
+
+    /// The certificate authority: ClusterPKI with the configured key type and validity, keys
+    /// sealed under the key-encryption key (`MAGNUM_KEY_ENCRYPTION_KEY` as base64, else the key
+    /// file, created on first start).
+    func certificateAuthority(dataDir: String) throws -> SealedCertificateAuthority {
+        let keyType: PKIConfiguration.KeyType
+        switch certificateKeyType {
+        case "rsa2048": keyType = .rsa(bits: 2048)
+        case "rsa3072": keyType = .rsa(bits: 3072)
+        case "rsa4096": keyType = .rsa(bits: 4096)
+        case "ecdsa-p256": keyType = .ecdsaP256
+        default: throw ValidationError("--certificate-key-type must be rsa2048, rsa3072, rsa4096 or ecdsa-p256")
+        }
+        let configuration = PKIConfiguration(keyType: keyType, validityDays: certificateValidityDays, allowCA: allowCA)
+        try configuration.validate()
+        let env = ProcessInfo.processInfo.environment
+        let vault: KeyVault
+        if let key = env["MAGNUM_KEY_ENCRYPTION_KEY"], !key.isEmpty {
+            vault = try KeyVault(base64Key: key)
+        } else {
+            let path = keyFile ?? env["MAGNUM_KEY_FILE"] ?? (dataDir as NSString).appendingPathComponent("key-encryption.key")
+            vault = try KeyVault.loadOrCreate(keyFile: path)
+        }
+        return SealedCertificateAuthority(pki: ClusterPKI(configuration: configuration), vault: vault)
     }
 
     func hostPort() throws -> (String, Int) {
@@ -196,7 +234,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
     let authURI = keystone != nil ? (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]) : "\(publicURL)/identity/v3"
     let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
-                             authenticator: authenticator,
+                             authenticator: authenticator, certificates: try api.certificateAuthority(dataDir: db.dataDir),
                              policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]

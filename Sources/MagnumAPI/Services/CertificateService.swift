@@ -21,9 +21,9 @@ struct CertificateService {
 
     static let signSchema = ResourceSchema(argument: "certificate", fields: [
         FieldSpec("cluster_uuid", .string(min: 1, max: 255), mandatory: true),
-        FieldSpec("csr", .string(min: 1, max: nil), mandatory: true),
+        FieldSpec("csr", .string(min: 1, max: 65536), mandatory: true),
         FieldSpec("ca_cert_type", .string(min: 1, max: 255)),
-        FieldSpec("pem", .string(min: 0, max: nil)),
+        FieldSpec("pem", .string(min: 0, max: 65536)),
     ])
 
     /// `POST /v1/certificates`: the CSR signed by the chosen CA of the cluster.
