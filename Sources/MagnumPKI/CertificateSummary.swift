@@ -6,7 +6,7 @@ import SwiftASN1
 /// The public facts of a certificate: what logs, the CLI and tests may print.
 /// It is built from the certificate alone, so it can never contain key material.
 public struct CertificateSummary: Sendable, Hashable, CustomStringConvertible {
-    /// The subject, RFC 4514 style (e.g. "CN=admin,O=system:masters" as swift-certificates renders it).
+    /// The subject, in RFC 4514 style as swift-certificates renders it.
     public var subject: String
     /// The subject's first common name, if any.
     public var commonName: String?

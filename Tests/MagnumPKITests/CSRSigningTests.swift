@@ -308,6 +308,17 @@ final class CSRSigningTests: XCTestCase {
         XCTAssertMagnumError(try pki.sign(csrPEM: try openssl.read("r.csr"), with: ca), .invalid, "Extension 'basicConstraints' not allowed")
     }
 
+    func testOpenSSLReqCSRWithAWeakRSAKeyIsInvalid() throws {
+        let openssl = try OpenSSL()
+        defer { openssl.cleanUp() }
+        let request = try openssl.run([
+            "req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "weak.key", "-out", "weak.csr", "-subj", "/CN=weak",
+        ])
+        XCTAssertEqual(request.status, 0, request.output)
+        let csr = try openssl.read("weak.csr")
+        XCTAssertMagnumError(try pki.sign(csrPEM: csr, with: ca), .invalid, "Received invalid csr \(csr).")
+    }
+
     func testOpenSSLVerifiesSwiftBuiltCSRsAfterSigning() throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
