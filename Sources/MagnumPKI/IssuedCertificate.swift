@@ -1,3 +1,5 @@
+import MagnumCore
+
 /// One certificate with its private key, both PEM. The key PEM is PKCS#8 ("PRIVATE KEY").
 ///
 /// `description`, `debugDescription` and reflection (`dump`, `Mirror`) show the certificate's
@@ -45,13 +47,13 @@ public enum CAKind: String, Sendable, CaseIterable {
     /// The front-proxy (aggregation layer) CA (`front_proxy_ca_cert_ref`).
     case frontProxy = "front-proxy"
 
-    /// The CA a `ca_cert_type` value selects, as upstream does: `etcd` → etcd, `front_proxy` or
-    /// `front-proxy` → front-proxy, anything else (including nil) → the cluster CA.
+    /// The CA a `ca_cert_type` value selects (Core's one rule: `etcd`, `front_proxy` or
+    /// `front-proxy`, anything else the cluster CA).
     public init(caCertType: String?) {
-        switch caCertType {
-        case "etcd": self = .etcd
-        case "front_proxy", "front-proxy": self = .frontProxy
-        default: self = .kubernetes
+        switch CertificateKind.authority(forCACertType: caCertType) {
+        case .etcd: self = .etcd
+        case .frontProxy: self = .frontProxy
+        case .kubernetes, .magnumClient: self = .kubernetes
         }
     }
 }
