@@ -79,7 +79,11 @@ public struct KeystoneBootstrap: Sendable {
 
     /// Registers everything; returns one line per change made (empty when all was in place).
     public func run() async throws -> [String] {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var http = HTTPClient.Configuration()
+        // A refused connection is retried until the connect timeout: fail an unreachable
+        // Keystone within seconds.
+        http.timeout = .init(connect: .seconds(3), read: .seconds(30))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         do {
             var session = Session(client: client, configuration: configuration)
             let changes = try await session.run()
