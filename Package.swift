@@ -67,10 +67,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MagnumDrivers",
+            dependencies: [
+                "MagnumCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "MagnumConductor",
             dependencies: [
                 "MagnumCore",
                 "MagnumStore",
+                "MagnumDrivers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -95,6 +103,7 @@ let package = Package(
                 "MagnumAPI",
                 "MagnumIdentity",
                 "MagnumConductor",
+                "MagnumDrivers",
                 "MagnumPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -133,7 +142,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .testTarget(name: "MagnumConductorTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumConductor", "MagnumTestSupport"]),
+        .testTarget(
+            name: "MagnumConductorTests",
+            dependencies: [
+                "MagnumCore", "MagnumStore", "MagnumConductor", "MagnumDrivers", "MagnumTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(
             name: "MagnumAPITests",

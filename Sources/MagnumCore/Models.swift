@@ -242,8 +242,12 @@ public struct ClusterOperation: Sendable, Hashable {
     public var requestID: String?
     public var leaseOwner: String?
     public var leaseExpiresAt: Date?
+    /// How many times a conductor leased the operation.
     public var attempts: Int = 0
+    /// The last failure's message (transient failures are retried).
     public var lastError: String?
+    /// A pending operation is not leased before this instant (retry backoff).
+    public var notBefore: Date?
     public var createdAt: Date?
     public var updatedAt: Date?
 

@@ -68,7 +68,18 @@ enum Migrations {
         Migration(version: 1, name: "initial schema", statements: initialSchema),
         Migration(version: 2, name: "built-in identity", statements: identitySchema),
         Migration(version: 3, name: "cluster certificates", statements: certificateSchema),
+        Migration(version: 4, name: "operation retry backoff", statements: operationBackoffSchema),
     ]
+
+    /// Version 4: `operation.not_before`, the earliest instant a pending operation may be leased
+    /// again (exponential backoff after a transient failure).
+    @Sendable
+    static func operationBackoffSchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            "ALTER TABLE operation ADD COLUMN not_before \(t.timestamp)",
+        ]
+    }
 
     /// Version 3: each cluster's CAs and Magnum's client certificate, one row per kind, the
     /// private key sealed (AES-GCM, base64) under the key-encryption key.

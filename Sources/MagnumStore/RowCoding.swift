@@ -446,6 +446,7 @@ enum ModelRows {
         v.set("lease_expires_at", o.leaseExpiresAt?.storeNormalized)
         v.set("attempts", o.attempts)
         v.set("last_error", o.lastError)
+        v.set("not_before", o.notBefore?.storeNormalized)
         return v
     }
 
@@ -465,6 +466,7 @@ enum ModelRows {
         o.leaseExpiresAt = try row.date("lease_expires_at")
         o.attempts = try row.int("attempts")
         o.lastError = try row.optionalString("last_error")
+        o.notBefore = try row.date("not_before")
         o.createdAt = try row.date("created_at")
         o.updatedAt = try row.date("updated_at")
         return o

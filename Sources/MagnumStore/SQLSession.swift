@@ -539,6 +539,113 @@ struct SQLSession: StoreSession {
         return o
     }
 
+    func operation(uuid: String) async throws -> MagnumCore.ClusterOperation? {
+        try await fetch(
+            "SELECT * FROM \(ident: "operation") WHERE \(ident: "uuid") = \(bind: uuid)", ModelRows.operation
+        ).first
+    }
+
+    // MARK: Operation leases
+
+    /// The template predicate "run by one of `drivers`" over the alias `t`.
+    private func runnableTemplates(_ drivers: [DriverDescriptor]) -> SQLQueryString {
+        let names = drivers.map(\.name)
+        var byTuple: [SQLQueryString] = []
+        for d in drivers {
+            for p in d.provides {
+                byTuple.append("""
+                    (t.server_type = \(bind: p.serverType) AND t.cluster_distro = \(bind: p.os) AND t.coe = \(bind: p.coe))
+                    """)
+            }
+        }
+        let tuples: SQLQueryString = byTuple.isEmpty ? "1 = 0" : "(\(byTuple.joined(separator: " OR ")))"
+        return "(t.driver IN (\(binds: names)) OR (t.driver IS NULL AND \(tuples)))"
+    }
+
+    /// A lease's end as stored: rounded up to the whole second, so that a lease never ends
+    /// before `until` (the store keeps whole seconds, and `now` is rounded down).
+    static func leaseEnd(_ until: Date) -> Date {
+        Date(timeIntervalSince1970: until.timeIntervalSince1970.rounded(.up))
+    }
+
+    func leaseOperation(owner: String, until: Date, now: Date, drivers: [DriverDescriptor]) async throws -> MagnumCore.ClusterOperation? {
+        guard !drivers.isEmpty else { return nil }
+        let now = now.storeNormalized
+        let pending = MagnumCore.ClusterOperation.State.pending.rawValue
+        let running = MagnumCore.ClusterOperation.State.running.rawValue
+        let lock: SQLQueryString = dialect == .postgres ? "FOR UPDATE OF o SKIP LOCKED" : ""
+        let candidate: SQLQueryString = """
+            SELECT o.id AS id FROM operation o \
+            WHERE ((o.state = \(bind: pending) AND (o.not_before IS NULL OR o.not_before <= \(bind: now))) \
+               OR (o.state = \(bind: running) AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= \(bind: now)))) \
+            AND NOT EXISTS (SELECT 1 FROM operation p WHERE p.resource_uuid = o.resource_uuid AND p.id < o.id \
+               AND p.state IN (\(bind: pending), \(bind: running))) \
+            AND NOT EXISTS (SELECT 1 FROM operation r WHERE r.resource_uuid = o.resource_uuid AND r.id <> o.id \
+               AND r.state = \(bind: running) AND r.lease_expires_at > \(bind: now)) \
+            AND o.resource_uuid IN (SELECT c.uuid FROM cluster c JOIN cluster_template t \
+               ON t.uuid = c.cluster_template_id WHERE \(runnableTemplates(drivers))) \
+            ORDER BY o.id LIMIT 1 \(lock)
+            """
+        guard let row = try await first(candidate) else { return nil }
+        let id = try decoded([row]) { try $0.int64("id") }.first ?? 0
+        return try await fetch(
+            """
+            UPDATE \(ident: "operation") SET \(ident: "state") = \(bind: running), \
+            \(ident: "lease_owner") = \(bind: owner), \(ident: "lease_expires_at") = \(bind: Self.leaseEnd(until)), \
+            \(ident: "attempts") = \(ident: "attempts") + 1, \(ident: "not_before") = NULL, \
+            \(ident: "updated_at") = \(bind: Self.now()) \
+            WHERE \(ident: "id") = \(bind: id) RETURNING *
+            """, ModelRows.operation
+        ).first
+    }
+
+    func renewLease(operationUUID: String, owner: String, until: Date) async throws -> Bool {
+        let rows = try await all(
+            """
+            UPDATE \(ident: "operation") SET \(ident: "lease_expires_at") = \(bind: Self.leaseEnd(until)) \
+            WHERE \(ident: "uuid") = \(bind: operationUUID) AND \(ident: "lease_owner") = \(bind: owner) \
+            AND \(ident: "state") = \(bind: MagnumCore.ClusterOperation.State.running.rawValue) RETURNING \(ident: "id")
+            """)
+        return !rows.isEmpty
+    }
+
+    func retryOperation(uuid: String, owner: String, notBefore: Date, error: String?) async throws -> Bool {
+        let rows = try await all(
+            """
+            UPDATE \(ident: "operation") SET \(ident: "state") = \(bind: MagnumCore.ClusterOperation.State.pending.rawValue), \
+            \(ident: "lease_owner") = NULL, \(ident: "lease_expires_at") = NULL, \
+            \(ident: "not_before") = \(bind: notBefore.storeNormalized), \(ident: "last_error") = \(bind: error), \
+            \(ident: "updated_at") = \(bind: Self.now()) \
+            WHERE \(ident: "uuid") = \(bind: uuid) AND \(ident: "lease_owner") = \(bind: owner) \
+            AND \(ident: "state") = \(bind: MagnumCore.ClusterOperation.State.running.rawValue) RETURNING \(ident: "id")
+            """)
+        return !rows.isEmpty
+    }
+
+    func completeOperation(uuid: String, owner: String, state: MagnumCore.ClusterOperation.State, error: String?) async throws -> Bool {
+        let rows = try await all(
+            """
+            UPDATE \(ident: "operation") SET \(ident: "state") = \(bind: state.rawValue), \
+            \(ident: "lease_owner") = NULL, \(ident: "lease_expires_at") = NULL, \
+            \(ident: "last_error") = \(bind: error), \(ident: "updated_at") = \(bind: Self.now()) \
+            WHERE \(ident: "uuid") = \(bind: uuid) AND \(ident: "lease_owner") = \(bind: owner) \
+            AND \(ident: "state") = \(bind: MagnumCore.ClusterOperation.State.running.rawValue) RETURNING \(ident: "id")
+            """)
+        return !rows.isEmpty
+    }
+
+    func abandonOperations(resourceUUID: String, error: String) async throws {
+        try await run(
+            """
+            UPDATE \(ident: "operation") SET \(ident: "state") = \(bind: MagnumCore.ClusterOperation.State.failed.rawValue), \
+            \(ident: "lease_owner") = NULL, \(ident: "lease_expires_at") = NULL, \
+            \(ident: "last_error") = \(bind: error), \(ident: "updated_at") = \(bind: Self.now()) \
+            WHERE \(ident: "resource_uuid") = \(bind: resourceUUID) \
+            AND \(ident: "state") IN (\(bind: MagnumCore.ClusterOperation.State.pending.rawValue), \
+            \(bind: MagnumCore.ClusterOperation.State.running.rawValue))
+            """)
+    }
+
     // MARK: Local catalog
 
     func flavors() async throws -> [Flavor] {

@@ -1,3 +1,4 @@
+import Foundation
 import MagnumCore
 
 /// How a Magnum resource is named in a path or a body: by UUID, by name, or by database id.
@@ -127,6 +128,32 @@ public protocol StoreSession: Sendable {
     func insert(_ operation: ClusterOperation) async throws -> ClusterOperation
     func operations(resourceUUID: String) async throws -> [ClusterOperation]
     func update(_ operation: ClusterOperation) async throws -> ClusterOperation
+    /// The operation with `uuid`, if any.
+    func operation(uuid: String) async throws -> ClusterOperation?
+
+    // MARK: Operation leases
+    /// Leases the oldest runnable operation to `owner` until `until` and returns it (state
+    /// `running`, `attempts` incremented), or nil when there is none.
+    ///
+    /// Runnable: `pending` (and `not_before` passed), or `running` with a lease expired at `now`
+    /// (its conductor died); no older unfinished operation of the same cluster (operations of
+    /// one cluster run one at a time, in order); no other operation of the cluster actively
+    /// leased; and the cluster's template is run by one of `drivers` — its `driver` names one, or
+    /// it has none and one provides its (server type, distro, COE). Operations of other drivers
+    /// stay untouched. On PostgreSQL concurrent callers never lease the same row
+    /// (`FOR UPDATE SKIP LOCKED`); on SQLite the single writer serializes them.
+    func leaseOperation(owner: String, until: Date, now: Date, drivers: [DriverDescriptor]) async throws -> ClusterOperation?
+    /// Extends `owner`'s lease of a running operation; false when the lease was lost (taken
+    /// over, or the operation finished).
+    func renewLease(operationUUID: String, owner: String, until: Date) async throws -> Bool
+    /// Hands a running operation leased by `owner` back as pending, not to be leased before
+    /// `notBefore`, recording `error`; false when the lease was lost.
+    func retryOperation(uuid: String, owner: String, notBefore: Date, error: String?) async throws -> Bool
+    /// Finishes a running operation leased by `owner` with `state` (`succeeded` or `failed`)
+    /// and `error`; false when the lease was lost.
+    func completeOperation(uuid: String, owner: String, state: ClusterOperation.State, error: String?) async throws -> Bool
+    /// Fails every unfinished operation of a cluster (after the cluster was deleted).
+    func abandonOperations(resourceUUID: String, error: String) async throws
 
     // MARK: Local catalog
     func flavors() async throws -> [Flavor]

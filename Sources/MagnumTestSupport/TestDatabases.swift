@@ -66,6 +66,14 @@ public enum TestDatabases {
     public static func withPostgres<T: Sendable>(
         adminURL: String, _ body: (SQLStore) async throws -> T
     ) async throws -> T {
+        try await withPostgresDatabase(adminURL: adminURL) { store, _ in try await body(store) }
+    }
+
+    /// As `withPostgres`, also handing `body` the new database's URL, so that a test can open
+    /// more stores (more processes' worth of connection pools) on the same database.
+    public static func withPostgresDatabase<T: Sendable>(
+        adminURL: String, _ body: (SQLStore, String) async throws -> T
+    ) async throws -> T {
         let logger = self.logger
         let name = "magnum_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         var url = try PostgresURL(adminURL)
@@ -79,7 +87,7 @@ public enum TestDatabases {
                 let outcome: Result<T, any Error>
                 do {
                     try await store.migrate()
-                    outcome = .success(try await body(store))
+                    outcome = .success(try await body(store, url.string))
                 } catch {
                     outcome = .failure(error)
                 }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MagnumAPI
 import MagnumConductor
+import MagnumDrivers
 import MagnumCore
 import MagnumIdentity
 import MagnumPKI
@@ -215,6 +216,15 @@ struct ConductorOptions: ParsableArguments {
     func heartbeat(store: any Store, logger: Logger) -> ConductorHeartbeat {
         ConductorHeartbeat(store: store, host: host, interval: .seconds(max(1, reportInterval)), logger: logger)
     }
+
+    /// The driver implementations this build runs. None yet: until drivers land the runner
+    /// leases nothing and clusters stay in their `*_IN_PROGRESS` status.
+    var drivers: DriverSet { .empty }
+
+    /// The conductor's operation runner over `drivers`.
+    func operationRunner(store: any Store, logger: Logger) -> OperationRunner {
+        OperationRunner(store: store, drivers: drivers, logger: logger)
+    }
 }
 
 /// Runs the API (and, for the all-in-one, the conductor) with its database in one `ServiceGroup`.
@@ -239,7 +249,10 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
-    if let conductor { services.append(conductor.heartbeat(store: store, logger: logger)) }
+    if let conductor {
+        services.append(conductor.heartbeat(store: store, logger: logger))
+        services.append(conductor.operationRunner(store: store, logger: logger))
+    }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
     let cloudsFile = api.cloudsFilePath()
@@ -332,7 +345,10 @@ extension Magnum {
             let logger = db.logger("magnum.conductor")
             let store = try await db.openStore(logger: logger)
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger))],
+                services: [
+                    .init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger)),
+                    .init(service: conductor.operationRunner(store: store, logger: logger)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             logger.info("magnum conductor running", metadata: ["host": .string(conductor.host)])
             let outcome: Result<Void, any Error>
