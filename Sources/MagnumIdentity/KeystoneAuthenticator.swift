@@ -58,23 +58,20 @@ public actor KeystoneAuthenticator: Authenticator, Service {
         }
     }
 
-    struct CacheEntry {
-        var context: RequestContext?
-        var until: Date
-    }
-
     /// The configuration.
     public nonisolated let configuration: Configuration
     let client: HTTPClient
     let logger: Logger
     var serviceToken: (token: String, expiresAt: Date)?
-    var cache: [String: CacheEntry] = [:]
+    /// Validations (including refusals) by token.
+    var cache: TokenCache<RequestContext?>
     var isShutDown = false
 
     /// Creates the authenticator and its HTTP client.
     public init(configuration: Configuration, logger: Logger = Logger(label: "magnum.keystone")) {
         self.configuration = configuration
         self.logger = logger
+        self.cache = TokenCache(ttl: configuration.cacheTTL, maxEntries: configuration.maxCacheEntries)
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: Self.timeAmount(configuration.connectTimeout), read: Self.timeAmount(configuration.requestTimeout))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
@@ -101,11 +98,7 @@ public actor KeystoneAuthenticator: Authenticator, Service {
     /// `MagnumError(.unavailable, …)` when Keystone cannot be reached or the service user
     /// cannot authenticate.
     public func authenticate(token: String) async throws -> RequestContext? {
-        let now = Date()
-        if let hit = cache[token] {
-            if hit.until > now { return hit.context }
-            cache[token] = nil
-        }
+        if let hit = cache.lookup(token) { return hit }
         let (context, expiresAt) = try await validate(token)
         store(token, context: context, expiresAt: expiresAt)
         return context
@@ -113,25 +106,11 @@ public actor KeystoneAuthenticator: Authenticator, Service {
 
     /// Drops every cached validation.
     public func clearCache() {
-        cache.removeAll()
+        cache.clear()
     }
 
     func store(_ token: String, context: RequestContext?, expiresAt: Date?) {
-        let now = Date()
-        var until = now.addingTimeInterval(Self.seconds(configuration.cacheTTL))
-        if let expiresAt, expiresAt < until { until = expiresAt }
-        guard until > now, configuration.maxCacheEntries > 0 else { return }
-        if cache.count >= configuration.maxCacheEntries {
-            cache = cache.filter { $0.value.until > now }
-            // Still full: drop the entries that expire first.
-            if cache.count >= configuration.maxCacheEntries {
-                let drop = cache.count - configuration.maxCacheEntries + 1
-                for key in cache.sorted(by: { $0.value.until < $1.value.until }).prefix(drop).map(\.key) {
-                    cache[key] = nil
-                }
-            }
-        }
-        cache[token] = CacheEntry(context: context, until: until)
+        cache.store(token, context, expiresAt: expiresAt)
     }
 
     // MARK: Keystone calls
@@ -243,10 +222,6 @@ public actor KeystoneAuthenticator: Authenticator, Service {
             base = String(s[..<dot]) + (rest.isEmpty ? "Z" : String(rest))
         }
         return formatter.date(from: base)
-    }
-
-    static func seconds(_ d: Duration) -> TimeInterval {
-        TimeInterval(d.components.seconds) + TimeInterval(d.components.attoseconds) / 1e18
     }
 
     static func timeAmount(_ d: Duration) -> TimeAmount {

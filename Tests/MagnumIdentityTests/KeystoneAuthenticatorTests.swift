@@ -195,7 +195,7 @@ final class KeystoneAuthenticatorTests: XCTestCase {
         try await withAuthenticator(config) { auth in
             let ctx = RequestContext(userID: "u", projectID: "p", roles: ["member"])
             for i in 0..<5 { await auth.store("t\(i)", context: ctx, expiresAt: nil) }
-            let count = await auth.cache.count
+            let count = await auth.cache.entries.count
             XCTAssertEqual(count, 3)
             // Expires before the TTL: served until then only.
             await auth.store("short", context: ctx, expiresAt: Date().addingTimeInterval(0.2))

@@ -236,7 +236,7 @@ public struct BuiltInIdentity: IdentityEndpoint {
         let now = Date()
         let user: IdentityUser
         let tokenMethods: [String]
-        var expiresAt = IdentityToken.micros(now) + Int64(Self.seconds(configuration.tokenLifetime) * 1e6)
+        var expiresAt = IdentityToken.micros(now) + Int64(configuration.tokenLifetime.timeInterval * 1e6)
         var parentAudit: String? = nil
         if methods.contains("password") {
             user = try await passwordUser(identity["password"]?["user"])
@@ -350,49 +350,23 @@ public struct BuiltInIdentity: IdentityEndpoint {
     }
 
     func unauthorized(_ message: String) -> MagnumError { MagnumError(.unauthorized, message) }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }
 
 /// Validations the built-in identity reuses briefly.
 actor ValidationCache {
-    struct Entry {
-        var context: RequestContext
-        var until: Date
-    }
-
-    let ttl: TimeInterval
-    let maxEntries: Int
-    var entries: [String: Entry] = [:]
+    var tokens: TokenCache<RequestContext>
 
     init(ttl: Duration, maxEntries: Int) {
-        self.ttl = BuiltInIdentity.seconds(ttl)
-        self.maxEntries = maxEntries
+        tokens = TokenCache(ttl: ttl, maxEntries: maxEntries)
     }
 
-    func lookup(_ token: String) -> RequestContext? {
-        guard let hit = entries[token] else { return nil }
-        if hit.until > Date() { return hit.context }
-        entries[token] = nil
-        return nil
-    }
+    func lookup(_ token: String) -> RequestContext? { tokens.lookup(token) }
 
     func store(_ token: String, _ context: RequestContext, expiresAt: Date) {
-        let now = Date()
-        let until = min(now.addingTimeInterval(ttl), expiresAt)
-        guard until > now, maxEntries > 0 else { return }
-        if entries.count >= maxEntries {
-            entries = entries.filter { $0.value.until > now }
-            if entries.count >= maxEntries { entries.removeAll() }
-        }
-        entries[token] = Entry(context: context, until: until)
+        tokens.store(token, context, expiresAt: expiresAt)
     }
 
-    func clear() {
-        entries.removeAll()
-    }
+    func clear() { tokens.clear() }
 }
 
 /// The token signing secret, shared by every process using the same database: created on the
