@@ -17,6 +17,9 @@ BIN="$(realpath "${2:-.build/debug/magnum}")"
 PORT="${MAGNUM_CLI_PORT:-$(( 30000 + RANDOM % 10000 ))}"
 WORK="$(mktemp -d /tmp/magnum-cli.XXXXXX)"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
+# `coe cluster config` reads $SHELL to choose its export syntax (python-magnumclient indexes
+# os.environ["SHELL"]); CI runners may start us without one.
+export SHELL="${SHELL:-/bin/bash}"
 PID=""
 cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
