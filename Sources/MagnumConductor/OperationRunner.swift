@@ -61,6 +61,8 @@ public struct OperationRunner: Service {
     let drivers: DriverSet
     let configuration: Configuration
     let logger: Logger
+    /// The wall clock deadlines (`create_timeout`) are measured on; tests move it.
+    var clock: @Sendable () -> Date = { Date() }
 
     /// Creates a runner of `drivers`' operations.
     public init(store: any Store, drivers: DriverSet, configuration: Configuration = Configuration(), logger: Logger) {
@@ -201,22 +203,48 @@ public struct OperationRunner: Service {
         guard let driver = drivers.driver(for: spec.template) else {
             throw MagnumError(.notSupported, "Cluster driver (\(spec.template.driver ?? spec.template.coe)) not supported.")
         }
-        guard driver.capabilities.contains(Self.capability(operation.kind)) else {
-            throw MagnumError(.notSupported, "\(Self.verb(operation.kind)) is not supported by driver \(driver.name).")
-        }
+        try driver.descriptor.require(DriverCapability(operation.kind))
         let context = DriverContext(operationID: operation.uuid, requestID: operation.requestID,
                                     projectID: operation.projectID, userID: operation.userID, logger: log)
         try await step(driver, operation, spec, context)
         log.debug("operation step accepted by driver", metadata: ["driver": .string(driver.name)])
 
         // Level-triggered: observe until settled, writing each change at once.
+        let deadline = Self.deadline(of: operation, spec)
         var observation = try await driver.observe(spec, context: context)
         while !observation.isSettled {
+            if operation.kind != .clusterDelete, try await deleteIsWaiting(behind: operation) {
+                // The user deleted the cluster meanwhile: stop waiting for this operation and
+                // let the delete (next in the cluster's queue) tear down whatever exists.
+                try await finish(operation, state: .failed, error: Self.superseded) { _ in }
+                log.info("operation superseded by a delete request")
+                return
+            }
+            if let deadline, clock() >= deadline {
+                throw MagnumError(.internal, "Cluster creation did not complete within \(spec.cluster.createTimeout ?? 0) minutes (create_timeout).")
+            }
             try await record(observation, of: operation, spec)
             try await Task.sleep(for: configuration.observeInterval)
             observation = try await driver.observe(try await loadSpec(operation) ?? spec, context: context)
         }
         try await settle(operation, observation, spec, log)
+    }
+
+    /// The error of an operation a later delete request made moot.
+    static let superseded = "Superseded by a request to delete the cluster."
+
+    /// When a create must have settled: `create_timeout` minutes after it was accepted (0 or
+    /// none: no limit).
+    static func deadline(of operation: ClusterOperation, _ spec: ClusterSpec) -> Date? {
+        guard operation.kind == .clusterCreate, let created = operation.createdAt else { return nil }
+        let minutes = operation.parameters["create_timeout"]?.intValue ?? spec.cluster.createTimeout ?? 0
+        return minutes > 0 ? created + TimeInterval(minutes * 60) : nil
+    }
+
+    /// True when a delete of the operation's cluster is queued behind it.
+    func deleteIsWaiting(behind operation: ClusterOperation) async throws -> Bool {
+        let queued = try await store.read { try await $0.operations(resourceUUID: operation.resourceUUID) }
+        return queued.contains { $0.kind == .clusterDelete && $0.state == .pending }
     }
 
     /// Calls the driver's step for the operation's kind.
@@ -328,8 +356,11 @@ public struct OperationRunner: Service {
     static func apply(_ observation: ClusterObservation, clusterUUID: String, _ session: any StoreSession) async throws {
         guard var cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first else { return }
         let before = cluster
-        cluster.status = observation.status
-        cluster.statusReason = observation.statusReason
+        // A delete accepted meanwhile owns the status until its own operation runs.
+        if cluster.status != .deleteInProgress || observation.status.rawValue.hasPrefix("DELETE") {
+            cluster.status = observation.status
+            cluster.statusReason = observation.statusReason
+        }
         if let v = observation.stackID { cluster.stackID = v }
         if let v = observation.apiAddress { cluster.apiAddress = v }
         if let v = observation.coeVersion { cluster.coeVersion = v }
@@ -388,13 +419,16 @@ public struct OperationRunner: Service {
     static func recordFailure(_ operation: ClusterOperation, reason: String, _ session: any StoreSession) async throws {
         guard var cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return }
         let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
-        switch operation.kind {
-        case .clusterCreate: cluster.status = .createFailed
-        case .clusterDelete: cluster.status = .deleteFailed
-        default: cluster.status = .updateFailed
+        // A delete accepted meanwhile keeps the cluster DELETE_IN_PROGRESS.
+        if cluster.status != .deleteInProgress || operation.kind == .clusterDelete {
+            switch operation.kind {
+            case .clusterCreate: cluster.status = .createFailed
+            case .clusterDelete: cluster.status = .deleteFailed
+            default: cluster.status = .updateFailed
+            }
+            cluster.statusReason = reason
+            _ = try await session.update(cluster)
         }
-        cluster.statusReason = reason
-        _ = try await session.update(cluster)
         for var ng in nodegroups {
             let previous = ng
             if operation.kind == .clusterCreate, ng.status == .createInProgress {
@@ -416,36 +450,6 @@ public struct OperationRunner: Service {
                 }
             }
             if ng != previous { _ = try await session.update(ng) }
-        }
-    }
-
-    /// The capability an operation kind needs.
-    static func capability(_ kind: ClusterOperation.Kind) -> DriverCapability {
-        switch kind {
-        case .clusterCreate: .create
-        case .clusterUpdate: .update
-        case .clusterResize: .resize
-        case .clusterUpgrade: .upgrade
-        case .clusterDelete: .delete
-        case .nodegroupCreate, .nodegroupUpdate, .nodegroupDelete: .nodegroups
-        case .caRotate: .rotateCA
-        case .credentialRotate: .rotateCredential
-        }
-    }
-
-    /// The operation's name in messages.
-    static func verb(_ kind: ClusterOperation.Kind) -> String {
-        switch kind {
-        case .clusterCreate: "Creating a cluster"
-        case .clusterUpdate: "Updating a cluster"
-        case .clusterResize: "Resizing a cluster"
-        case .clusterUpgrade: "Upgrading a cluster"
-        case .clusterDelete: "Deleting a cluster"
-        case .nodegroupCreate: "Creating a nodegroup"
-        case .nodegroupUpdate: "Updating a nodegroup"
-        case .nodegroupDelete: "Deleting a nodegroup"
-        case .caRotate: "Rotating the CA certificate"
-        case .credentialRotate: "Credential rotation"
         }
     }
 }

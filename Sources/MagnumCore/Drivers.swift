@@ -1,3 +1,54 @@
+/// An operation a driver may support. The API refuses an operation the cluster's driver does
+/// not support with 400 before it changes anything; the conductor checks again before a step.
+public enum DriverCapability: String, Sendable, Hashable, CaseIterable {
+    /// Provisioning a new cluster.
+    case create
+    /// Changing the default worker nodegroup's node count (cluster PATCH).
+    case update
+    /// Resizing a nodegroup, optionally naming the nodes to remove.
+    case resize
+    /// Moving a cluster or nodegroup to another template's versions.
+    case upgrade
+    /// Tearing a cluster down.
+    case delete
+    /// Creating, updating and deleting non-default nodegroups.
+    case nodegroups
+    /// Rotating the cluster's CAs into the nodes.
+    case rotateCA
+    /// Rotating the cloud credentials placed into the cluster.
+    case rotateCredential
+}
+
+extension DriverCapability {
+    /// The capability an operation kind needs.
+    public init(_ kind: ClusterOperation.Kind) {
+        switch kind {
+        case .clusterCreate: self = .create
+        case .clusterUpdate: self = .update
+        case .clusterResize: self = .resize
+        case .clusterUpgrade: self = .upgrade
+        case .clusterDelete: self = .delete
+        case .nodegroupCreate, .nodegroupUpdate, .nodegroupDelete: self = .nodegroups
+        case .caRotate: self = .rotateCA
+        case .credentialRotate: self = .rotateCredential
+        }
+    }
+
+    /// What the operation is called in messages ("Upgrading a cluster is not supported by …").
+    public var operationName: String {
+        switch self {
+        case .create: "Creating a cluster"
+        case .update: "Updating a cluster"
+        case .resize: "Resizing a cluster"
+        case .upgrade: "Upgrading a cluster"
+        case .delete: "Deleting a cluster"
+        case .nodegroups: "Managing nodegroups"
+        case .rotateCA: "Rotating the CA certificate"
+        case .rotateCredential: "Credential rotation"
+        }
+    }
+}
+
 /// What a cluster driver provides: the (server type, OS distro, COE) tuples it can build.
 public struct DriverDescriptor: Sendable, Hashable {
     /// One tuple a driver provides.
@@ -16,12 +67,24 @@ public struct DriverDescriptor: Sendable, Hashable {
 
     /// The driver's name (stored in a template's `driver`).
     public var name: String
+    /// The tuples the driver builds.
     public var provides: [Provision]
+    /// What the driver supports.
+    public var capabilities: Set<DriverCapability>
 
-    /// Creates a descriptor.
-    public init(name: String, provides: [Provision]) {
+    /// Creates a descriptor; by default the driver supports every operation.
+    public init(name: String, provides: [Provision], capabilities: Set<DriverCapability> = Set(DriverCapability.allCases)) {
         self.name = name
         self.provides = provides
+        self.capabilities = capabilities
+    }
+
+    /// Throws 400 (`NotSupported`, contract §8.2.5/§8.2.8) unless the driver supports `capability`.
+    public func require(_ capability: DriverCapability) throws {
+        guard capabilities.contains(capability) else {
+            if capability == .rotateCredential { throw MagnumError(.notSupported, "Credential rotation is not supported by driver.") }
+            throw MagnumError(.notSupported, "\(capability.operationName) is not supported by driver \(name).")
+        }
     }
 }
 
@@ -40,13 +103,22 @@ public struct DriverRegistry: Sendable {
     public static let builtIn = DriverRegistry(drivers: [
         DriverDescriptor(name: "local_swarm", provides: [
             .init(serverType: "vm", os: "local-swarm", coe: "swarm-mode"),
-        ]),
+        ], capabilities: Set(DriverCapability.allCases).subtracting([.rotateCredential])),
+        // Upgrades replace Heat stacks' servers and were never supported by upstream's final
+        // Fedora CoreOS driver; neither driver places cloud credentials into a cluster.
         DriverDescriptor(name: "heat_fedora_coreos", provides: [
             .init(serverType: "vm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "bm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "vm", os: "fedora-coreos", coe: "swarm-mode"),
-        ]),
+        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential])),
     ])
+
+    /// The driver that runs clusters of `template`: its `driver` by name, else the one
+    /// providing its (server type, OS distro, COE) tuple.
+    public func driver(for template: ClusterTemplate, disabled: [String] = []) -> DriverDescriptor? {
+        if let name = template.driver { return named(name, disabled: disabled) }
+        return providing(serverType: template.serverType, os: template.clusterDistro, coe: template.coe, disabled: disabled)
+    }
 
     /// The driver named `name`, if installed and not disabled.
     public func named(_ name: String, disabled: [String] = []) -> DriverDescriptor? {

@@ -1,27 +1,6 @@
 import Logging
 import MagnumCore
 
-/// An operation a driver may support; the conductor (and later the API) checks these before it
-/// asks a driver for something it cannot do.
-public enum DriverCapability: String, Sendable, Hashable, CaseIterable {
-    /// Provisioning a new cluster.
-    case create
-    /// Changing the default worker nodegroup's node count (cluster PATCH).
-    case update
-    /// Resizing a nodegroup, optionally naming the nodes to remove.
-    case resize
-    /// Moving a cluster or nodegroup to another template's versions.
-    case upgrade
-    /// Tearing a cluster down.
-    case delete
-    /// Creating, updating and deleting non-default nodegroups.
-    case nodegroups
-    /// Rotating the cluster's CAs into the nodes.
-    case rotateCA
-    /// Rotating the cloud credentials placed into the cluster.
-    case rotateCredential
-}
-
 /// Who asks a driver for a step, and where it logs.
 public struct DriverContext: Sendable {
     /// The operation being run.
@@ -181,7 +160,7 @@ public protocol ClusterDriver: Sendable {
 
 extension ClusterDriver {
     /// The driver's descriptor, as the API's `DriverRegistry` knows it.
-    public var descriptor: DriverDescriptor { DriverDescriptor(name: name, provides: provides) }
+    public var descriptor: DriverDescriptor { DriverDescriptor(name: name, provides: provides, capabilities: capabilities) }
 
     /// Default: upgrades are not supported.
     public func upgradeCluster(_ spec: ClusterSpec, template: ClusterTemplate, nodegroup: NodeGroup, maxBatchSize: Int, context: DriverContext) async throws {
@@ -224,8 +203,6 @@ public struct DriverSet: Sendable {
 
     /// The driver that runs clusters of `template`, if this set has one.
     public func driver(for template: ClusterTemplate) -> (any ClusterDriver)? {
-        if let name = template.driver { return drivers[name] }
-        let descriptor = registry.providing(serverType: template.serverType, os: template.clusterDistro, coe: template.coe)
-        return descriptor.flatMap { drivers[$0.name] }
+        registry.driver(for: template).flatMap { drivers[$0.name] }
     }
 }

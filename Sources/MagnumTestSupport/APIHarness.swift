@@ -66,7 +66,8 @@ public struct APIHarness: Sendable {
     /// `/identity` (the built-in Keystone).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
                             authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy(),
-                            identity: (any IdentityEndpoint)? = nil, logger: Logger? = nil) async throws -> APIHarness
+                            identity: (any IdentityEndpoint)? = nil, drivers: DriverRegistry = .builtIn,
+                            logger: Logger? = nil) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
@@ -81,8 +82,16 @@ public struct APIHarness: Sendable {
         }()
         let catalog = LocalCatalog(store: store, projects: identity == nil ? nil : store as? any IdentityRecords)
         let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, certificates: certificateAuthority,
-                                 policy: policy, config: config,
+                                 policy: policy, drivers: drivers, config: config,
                                  logger: logger, identity: identity)
+        return APIHarness(store: store, env: env, label: label)
+    }
+
+    /// A harness on the same store and identity with another configuration — e.g. a driver
+    /// disabled after its clusters exist.
+    public func with(config: APIConfiguration) -> APIHarness {
+        var env = self.env
+        env.config = config
         return APIHarness(store: store, env: env, label: label)
     }
 
@@ -93,10 +102,10 @@ public struct APIHarness: Sendable {
 
     /// Runs `body` with a harness on SQLite and, when configured, on PostgreSQL.
     public static func withEach(config: APIConfiguration = APIConfiguration(), policy: any PolicyEnforcer = DefaultPolicy(),
-                                _ body: (APIHarness) async throws -> Void) async throws
+                                drivers: DriverRegistry = .builtIn, _ body: (APIHarness) async throws -> Void) async throws
     {
         try await TestDatabases.withEach { store, label in
-            try await body(try await make(store: store, label: label, config: config, policy: policy))
+            try await body(try await make(store: store, label: label, config: config, policy: policy, drivers: drivers))
         }
     }
 

@@ -103,6 +103,9 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Page size cap ([api] max_limit).")
     var maxLimit: Int = 1000
 
+    @Option(name: .customLong("disabled-driver"), help: "A cluster driver to hide, repeatable ([drivers] disabled_drivers): its templates and clusters are refused as unsupported cluster types.")
+    var disabledDrivers: [String] = []
+
     /// The user's clouds.yaml the first start installs, or nil when disabled.
     func cloudsFilePath() -> String? {
         let env = ProcessInfo.processInfo.environment
@@ -201,6 +204,7 @@ struct APIOptions: ParsableArguments {
         var c = APIConfiguration()
         c.maxClustersPerProject = maxClustersPerProject
         c.maxLimit = maxLimit
+        c.disabledDrivers = disabledDrivers
         return c
     }
 }

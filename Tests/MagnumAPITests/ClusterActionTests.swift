@@ -63,11 +63,20 @@ final class ClusterActionTests: XCTestCase {
     }
 
     /// A template, a CREATE_COMPLETE cluster of it and the cluster's UUID.
-    private func readyCluster(_ h: APIHarness, _ extra: [String: JSON] = [:], token: APIHarness.Token = .demo) async throws -> (template: String, cluster: String) {
-        let ct = try await h.createTemplate(token: token)["uuid"]?.stringValue ?? ""
+    private func readyCluster(_ h: APIHarness, _ extra: [String: JSON] = [:], template: [String: JSON] = [:],
+                              token: APIHarness.Token = .demo) async throws -> (template: String, cluster: String) {
+        let ct = try await h.createTemplate(template, token: token)["uuid"]?.stringValue ?? ""
         let uuid = try await h.createCluster(template: ct, extra, token: token)
         try await h.setClusterState(uuid, .createComplete, apiAddress: "https://198.18.0.2:6443")
         return (ct, uuid)
+    }
+
+    /// Template fields of the local Swarm-mode driver, which supports upgrades.
+    static let swarm: [String: JSON] = ["coe": "swarm-mode", "image_id": "local-swarm"]
+
+    /// `fields` merged over `base`.
+    static func merged(_ base: [String: JSON], _ fields: [String: JSON]) -> [String: JSON] {
+        base.merging(fields) { _, new in new }
     }
 
     static let zeroNodes = "Resizing a nodegroup to zero is not supported in the provided microversion."
@@ -278,7 +287,7 @@ final class ClusterActionTests: XCTestCase {
 
     func testUpgradeMicroversions() async throws {
         try await APIHarness.withEach { h in
-            let (ct, uuid) = try await readyCluster(h)
+            let (ct, uuid) = try await readyCluster(h, template: Self.swarm)
             assertError(try await upgrade(h, uuid, ["cluster_template": .string(ct)], version: "1.7"), 400,
                         "Cluster upgrade is not supported in the provided microversion.")
             let r17 = try await upgrade(h, uuid, ["cluster_template": .string(ct)], version: "1.7")
@@ -286,7 +295,7 @@ final class ClusterActionTests: XCTestCase {
             let noOps = try await operations(h, uuid).count
             XCTAssertEqual(noOps, 1)
 
-            let newCT = try await h.createTemplate(["name": "ct-v2", "labels": ["kube_tag": "v1.31"]])["uuid"]?.stringValue ?? ""
+            let newCT = try await h.createTemplate(Self.merged(Self.swarm, ["name": "ct-v2", "labels": ["kube_tag": "v1.31"]]))["uuid"]?.stringValue ?? ""
             let r = try await upgrade(h, uuid, ["cluster_template": .string(newCT), "max_batch_size": 2], version: "1.8")
             XCTAssertEqual(r.status, 202, r.text)
             XCTAssertEqual(r.json, ["uuid": .string(uuid)])
@@ -315,7 +324,7 @@ final class ClusterActionTests: XCTestCase {
 
     func testUpgradeValidationAndStateGate() async throws {
         try await APIHarness.withEach { h in
-            let ct = try await h.createTemplate()["uuid"]?.stringValue ?? ""
+            let ct = try await h.createTemplate(Self.swarm)["uuid"]?.stringValue ?? ""
             let uuid = try await h.createCluster(template: ct)
             assertError(try await upgrade(h, uuid, ["cluster_template": .string(ct)]), 400,
                         "Upgrading a cluster when status is \"CREATE_IN_PROGRESS\" is not supported.")
@@ -328,7 +337,7 @@ final class ClusterActionTests: XCTestCase {
             assertError(try await upgrade(h, uuid, ["cluster_template": "nope"]), 404, "ClusterTemplate nope could not be found.")
             let missing = "11111111-2222-3333-4444-555555555555"
             assertError(try await upgrade(h, uuid, ["cluster_template": .string(missing)]), 404, "ClusterTemplate \(missing) could not be found.")
-            let foreignCT = try await h.createTemplate(token: .other)["uuid"]?.stringValue ?? ""
+            let foreignCT = try await h.createTemplate(Self.swarm, token: .other)["uuid"]?.stringValue ?? ""
             assertError(try await upgrade(h, uuid, ["cluster_template": .string(foreignCT)]), 404, "ClusterTemplate \(foreignCT) could not be found.")
             assertError(try await upgrade(h, uuid, [:]), 400,
                         "Invalid input for field/attribute cluster_template. Value: 'None'. Mandatory field missing.")
@@ -361,7 +370,7 @@ final class ClusterActionTests: XCTestCase {
     /// admin may upgrade any project's cluster.
     func testUpgradeNonDefaultNodegroupAndAdminScope() async throws {
         try await APIHarness.withEach { h in
-            let (ct, uuid) = try await readyCluster(h)
+            let (ct, uuid) = try await readyCluster(h, template: Self.swarm)
             try await h.store.write { s in
                 var ng = NodeGroup(uuid: UUIDs.make(), clusterID: uuid)
                 ng.name = "extra"
@@ -371,7 +380,7 @@ final class ClusterActionTests: XCTestCase {
                 ng.status = .createComplete
                 _ = try await s.insert(ng)
             }
-            let newCT = try await h.createTemplate(["name": "ct-v2"])["uuid"]?.stringValue ?? ""
+            let newCT = try await h.createTemplate(Self.merged(Self.swarm, ["name": "ct-v2"]))["uuid"]?.stringValue ?? ""
             assertError(try await upgrade(h, uuid, ["cluster_template": .string(newCT), "nodegroup": "extra"]), 409,
                         "Cluster Template is not valid for upgrade: Nodegroup extra can be upgraded only to match cluster's template (ct).")
             let same = try await upgrade(h, uuid, ["cluster_template": .string(ct), "nodegroup": "extra"])
@@ -380,7 +389,7 @@ final class ClusterActionTests: XCTestCase {
             XCTAssertEqual(extra?.status, .updateInProgress)
 
             // Admin: all projects (cluster:upgrade_all_projects), and admin sees every template.
-            let (otherCT, theirs) = try await readyCluster(h, ["name": "theirs"], token: .other)
+            let (otherCT, theirs) = try await readyCluster(h, ["name": "theirs"], template: Self.swarm, token: .other)
             let a = try await upgrade(h, theirs, ["cluster_template": .string(otherCT)], token: .admin)
             XCTAssertEqual(a.status, 202, a.text)
             let op = try await operations(h, theirs).last
@@ -436,6 +445,121 @@ final class ClusterActionTests: XCTestCase {
             assertFramework(try await h.request(.post, "/v1/credentials/\(uuid)", version: "1.12", body: [:]), 405)
             assertFramework(try await h.request(.patch, "/v1/credentials", version: "1.12"), 404)
             assertError(try await h.request(.patch, "/v1/credentials/\(uuid)?force=1", version: "1.12"), 400, "Unknown argument: \"force\"")
+        }
+    }
+
+    // MARK: Driver capabilities
+
+    /// A registry where the local Swarm-mode driver supports only `capabilities`.
+    static func registry(localSwarm capabilities: Set<DriverCapability>) -> DriverRegistry {
+        DriverRegistry(drivers: DriverRegistry.builtIn.drivers.map { d in
+            var d = d
+            if d.name == "local_swarm" { d.capabilities = capabilities }
+            return d
+        })
+    }
+
+    /// What an operation refused by the driver must leave untouched.
+    private func snapshot(_ h: APIHarness, _ uuid: String) async throws -> (JSON?, [NodeGroup], [MagnumCore.ClusterOperation]) {
+        (try await h.request(.get, "/v1/clusters/\(uuid)", token: .admin).json, try await nodegroups(h, uuid), try await operations(h, uuid))
+    }
+
+    /// The Heat driver does not upgrade: 400 NotSupported, and nothing changes.
+    func testUpgradeRefusedByTheHeatDriverChangesNothing() async throws {
+        try await APIHarness.withEach { h in
+            let (ct, uuid) = try await readyCluster(h)
+            let before = try await snapshot(h, uuid)
+            let newCT = try await h.createTemplate(["name": "ct-v2"])["uuid"]?.stringValue ?? ""
+            for body: JSON in [["cluster_template": .string(newCT)], ["cluster_template": .string(ct), "nodegroup": "default-master"]] {
+                let r = try await upgrade(h, uuid, body)
+                assertError(r, 400, "Upgrading a cluster is not supported by driver heat_fedora_coreos.")
+            }
+            let after = try await snapshot(h, uuid)
+            XCTAssertEqual(after.0, before.0)
+            XCTAssertEqual(after.1, before.1)
+            XCTAssertEqual(after.2, before.2)
+            // The state check still comes first (contract §8.2.5).
+            try await h.setClusterState(uuid, .updateInProgress)
+            assertError(try await upgrade(h, uuid, ["cluster_template": .string(newCT)]), 400,
+                        "Upgrading a cluster when status is \"UPDATE_IN_PROGRESS\" is not supported.")
+        }
+    }
+
+    /// Every operation-starting request consults the cluster's driver before it writes: a driver
+    /// without the capability answers 400 and leaves cluster, nodegroups and operations as they were.
+    func testEveryOperationChecksTheDriverBeforeAnythingChanges() async throws {
+        let registry = Self.registry(localSwarm: [.create, .delete])
+        try await APIHarness.withEach(drivers: registry) { h in
+            let (ct, uuid) = try await readyCluster(h, template: Self.swarm)
+            let before = try await snapshot(h, uuid)
+            let refusals: [(String, APIHarness.Reply)] = [
+                ("Updating a cluster", try await h.request(.patch, "/v1/clusters/\(uuid)", body: [["op": "replace", "path": "/node_count", "value": 3]])),
+                ("Resizing a cluster", try await resize(h, uuid, ["node_count": 3])),
+                ("Upgrading a cluster", try await upgrade(h, uuid, ["cluster_template": .string(ct)])),
+                ("Managing nodegroups", try await h.request(.post, "/v1/clusters/\(uuid)/nodegroups", version: "latest",
+                                                           body: ["name": "extra", "node_count": 1])),
+                ("Managing nodegroups", try await h.request(.delete, "/v1/clusters/\(uuid)/nodegroups/default-worker", version: "latest")),
+                ("Rotating the CA certificate", try await h.request(.patch, "/v1/certificates/\(uuid)", version: "latest")),
+            ]
+            for (operation, r) in refusals {
+                if operation == "Managing nodegroups", r.status != 400 || r.errorDetail?.hasPrefix(operation) != true {
+                    // Deleting a default nodegroup is refused by its own rule first.
+                    XCTAssertEqual(r.status, 400, r.text)
+                    continue
+                }
+                assertError(r, 400, "\(operation) is not supported by driver local_swarm.")
+            }
+            let after = try await snapshot(h, uuid)
+            XCTAssertEqual(after.0, before.0)
+            XCTAssertEqual(after.1, before.1)
+            XCTAssertEqual(after.2, before.2)
+            let certificates = try await h.store.read { try await $0.certificates(clusterUUID: uuid) }
+            XCTAssertEqual(certificates.count, 4, "the refused CA rotation issued nothing")
+
+            // Delete is supported and accepted.
+            let d = try await h.request(.delete, "/v1/clusters/\(uuid)")
+            XCTAssertEqual(d.status, 204, d.text)
+            let kinds = try await operations(h, uuid).map(\.kind)
+            XCTAssertEqual(kinds, [.clusterCreate, .clusterDelete])
+        }
+    }
+
+    /// A driver that cannot create refuses the cluster (400) before certificates or rows exist;
+    /// a disabled driver refuses every later operation as an unsupported cluster type.
+    func testCreateAndDisabledDrivers() async throws {
+        try await APIHarness.withEach(drivers: Self.registry(localSwarm: [.delete])) { h in
+            let ct = try await h.createTemplate(Self.swarm)["uuid"]?.stringValue ?? ""
+            let r = try await h.request(.post, "/v1/clusters", version: "latest",
+                                        body: ["name": "s", "cluster_template_id": .string(ct), "master_count": 1, "node_count": 1])
+            assertError(r, 400, "Creating a cluster is not supported by driver local_swarm.")
+            let count = try await h.store.read { try await $0.clusters(.everything, sort: MagnumStore.SortOrder()).count }
+            XCTAssertEqual(count, 0)
+        }
+        var config = APIConfiguration()
+        config.disabledDrivers = ["heat_fedora_coreos"]
+        try await APIHarness.withEach { enabled in
+            let (_, uuid) = try await readyCluster(enabled)
+            let disabled = enabled.with(config: config)
+            assertError(try await resize(disabled, uuid, ["node_count": 2]), 400,
+                        "Cluster type (vm, fedora-coreos, kubernetes) not supported.")
+            let kinds = try await operations(disabled, uuid).map(\.kind)
+            XCTAssertEqual(kinds, [.clusterCreate])
+        }
+    }
+
+    /// With a driver that rotates credentials, the request is accepted (202) as an operation and
+    /// the cluster's status is left alone (contract §8.2.8).
+    func testCredentialRotationByADriverThatSupportsIt() async throws {
+        try await APIHarness.withEach(drivers: Self.registry(localSwarm: Set(DriverCapability.allCases))) { h in
+            let (_, uuid) = try await readyCluster(h, template: Self.swarm)
+            let r = try await rotate(h, uuid)
+            XCTAssertEqual(r.status, 202, r.text)
+            XCTAssertEqual(r.json, ["uuid": .string(uuid)])
+            let status = try await clusterStatus(h, uuid)
+            XCTAssertEqual(status, "CREATE_COMPLETE")
+            let op = try await operations(h, uuid).last
+            XCTAssertEqual(op?.kind, .credentialRotate)
+            XCTAssertEqual(op?.userID, "demo")
         }
     }
 }

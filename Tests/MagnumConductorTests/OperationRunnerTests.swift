@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import MagnumConductor
+@testable import MagnumConductor
 import MagnumCore
 import MagnumDrivers
 import MagnumStore
@@ -131,8 +131,10 @@ final class OperationRunnerTests: XCTestCase {
                 let done = try await Self.eventually("delete finished") { try await Self.finished(store, delete) }
                 XCTAssertEqual(done.state, .succeeded, label)
             }
+            // The delete was already waiting when the create was observed: the create gave way.
             let created = try await Self.operation(store, create)
-            XCTAssertEqual(created?.state, .succeeded, label)
+            XCTAssertEqual(created?.state, .failed, label)
+            XCTAssertEqual(created?.lastError, OperationRunner.superseded, label)
             let c = try await Self.cluster(store, cluster.uuid)
             XCTAssertNil(c, label)
             let ngs = try await Self.nodegroups(store, cluster.uuid)
@@ -418,6 +420,76 @@ final class OperationRunnerTests: XCTestCase {
                 XCTAssertGreaterThan(a, 0)
                 XCTAssertGreaterThan(b, 0)
             }
+        }
+    }
+
+    // MARK: - Delete during create, create timeout
+
+    /// A delete accepted while a create is still being observed ends the create ("superseded")
+    /// instead of waiting for it; the cluster stays DELETE_IN_PROGRESS and the delete runs next.
+    func testDeleteSupersedesACreateStillInProgress() async throws {
+        try await TestDatabases.withEach { store, label in
+            let ledger = DriverLedger()
+            let template = try await ConductorFixtures.template(store)
+            let (cluster, create) = try await ConductorFixtures.cluster(store, template: template)
+            await ledger.script(cluster.uuid, .succeed(polls: 1_000_000))
+            try await Self.running([Self.runner(store, ledger)]) {
+                try await Self.eventually("create observed") {
+                    await ledger.invocations(of: create.uuid) == 1 ? true : nil
+                }
+                await ledger.script(cluster.uuid, .succeed(polls: 2))
+                let delete = try await ConductorFixtures.operation(store, .clusterDelete, cluster: cluster.uuid, status: .deleteInProgress)
+                let superseded = try await Self.eventually("create superseded") { try await Self.finished(store, create) }
+                XCTAssertEqual(superseded.state, .failed, label)
+                XCTAssertEqual(superseded.lastError, "Superseded by a request to delete the cluster.", label)
+                // Until the delete finishes, nothing writes the create's status back.
+                if let c = try await Self.cluster(store, cluster.uuid) {
+                    XCTAssertEqual(c.status, .deleteInProgress, label)
+                }
+                let deleted = try await Self.eventually("delete finished") { try await Self.finished(store, delete) }
+                XCTAssertEqual(deleted.state, .succeeded, label)
+            }
+            let gone = try await Self.cluster(store, cluster.uuid)
+            XCTAssertNil(gone, label)
+            let steps = await ledger.invocations.filter { $0.clusterID == cluster.uuid }.map(\.step)
+            XCTAssertEqual(steps, ["create", "delete"], label)
+        }
+    }
+
+    /// A create that has not settled `create_timeout` minutes after it was accepted fails.
+    func testCreateDeadlineFollowsCreateTimeout() {
+        var cluster = Cluster(uuid: "c", clusterTemplateID: "t")
+        cluster.createTimeout = 30
+        let spec = ClusterSpec(cluster: cluster, template: ClusterTemplate(uuid: "t", coe: "swarm-mode"), nodegroups: [])
+        var op = ClusterOperation(uuid: "o", kind: .clusterCreate, resourceUUID: "c")
+        let accepted = Date(timeIntervalSince1970: 1_000_000)
+        op.createdAt = accepted
+        XCTAssertEqual(OperationRunner.deadline(of: op, spec), accepted + 1800, "the cluster's create_timeout")
+        op.parameters = ["create_timeout": 5]
+        XCTAssertEqual(OperationRunner.deadline(of: op, spec), accepted + 300, "the request's create_timeout wins")
+        op.parameters = ["create_timeout": 0]
+        XCTAssertNil(OperationRunner.deadline(of: op, spec), "0: no limit")
+        op.parameters = [:]
+        op.kind = .clusterResize
+        XCTAssertNil(OperationRunner.deadline(of: op, spec), "only creates time out")
+    }
+
+    /// A create whose deadline passed while it was observed fails with CREATE_FAILED and says why.
+    func testCreatePastItsDeadlineFails() async throws {
+        try await TestDatabases.withEach { store, label in
+            let ledger = DriverLedger()
+            let template = try await ConductorFixtures.template(store)
+            let (cluster, create) = try await ConductorFixtures.cluster(store, template: template)
+            await ledger.script(cluster.uuid, .succeed(polls: 1_000_000))
+            var runner = Self.runner(store, ledger)
+            runner.clock = { Date() + 3600 * 2 }
+            try await Self.running([runner]) {
+                let failed = try await Self.eventually("create timed out") { try await Self.finished(store, create) }
+                XCTAssertEqual(failed.state, .failed, label)
+            }
+            let c = try await Self.cluster(store, cluster.uuid)
+            XCTAssertEqual(c?.status, .createFailed, label)
+            XCTAssertEqual(c?.statusReason, "Cluster creation did not complete within 60 minutes (create_timeout).", label)
         }
     }
 }

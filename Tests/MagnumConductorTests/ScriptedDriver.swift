@@ -66,6 +66,13 @@ actor DriverLedger {
 
     func isReleased(_ cluster: String) -> Bool { released.contains(cluster) }
 
+    /// What the driver's health monitor reports per cluster.
+    private var health: [String: (status: HealthStatus, reason: [String: String])] = [:]
+
+    func setHealth(_ cluster: String, _ status: HealthStatus, _ reason: [String: String]) { health[cluster] = (status, reason) }
+
+    func health(_ cluster: String) -> (status: HealthStatus, reason: [String: String])? { health[cluster] }
+
     /// Starts a change whose result is `status`, settling after `polls` observations.
     func build(_ cluster: String, status: ClusterStatus, polls: Int, counts: [String: Int] = [:]) {
         var entry = built[cluster] ?? (status, 0, [:])
@@ -159,10 +166,11 @@ struct ScriptedDriver: ClusterDriver {
                 status: status == .deleteComplete ? .deleteComplete : (seen.settled ? (ng.status == .createInProgress ? .createComplete : .updateComplete) : inProgress),
                 nodeAddresses: addresses)
         }
+        let health = await ledger.health(spec.cluster.uuid)
         return ClusterObservation(
             status: status, statusReason: seen.settled ? "Stack \(status.rawValue) completed successfully" : nil,
             stackID: "stack-\(spec.cluster.uuid.prefix(8))", apiAddress: "tcp://10.0.0.10:2376", coeVersion: "24.0",
-            nodegroups: nodegroups)
+            health: health?.status, healthReason: health?.reason, nodegroups: nodegroups)
     }
 }
 

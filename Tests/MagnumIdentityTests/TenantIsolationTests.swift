@@ -130,7 +130,9 @@ final class TenantIsolationTests: XCTestCase {
         let federation: String
 
         static func make(_ h: APIHarness) async throws -> Fixture {
-            let template = try await h.createTemplate(["name": "iso-private"])["uuid"]!.stringValue!
+            // A local Swarm-mode template: its driver supports every operation the matrix sends
+            // (the Heat driver refuses upgrades before policy-independent state changes).
+            let template = try await h.createTemplate(["name": "iso-private", "coe": "swarm-mode", "image_id": "local-swarm"])["uuid"]!.stringValue!
             let publicTemplate = try await h.createTemplate(["name": "iso-public"])["uuid"]!.stringValue!
             let hiddenTemplate = try await h.createTemplate(["name": "iso-hidden"])["uuid"]!.stringValue!
             let cluster = try await h.createCluster(template: template, ["name": "iso"])

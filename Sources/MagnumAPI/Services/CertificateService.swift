@@ -64,13 +64,14 @@ struct CertificateService {
             throw MagnumError(.notSupported, "Rotating the CA certificate on a non-TLS cluster is not supported")
         }
         try ClusterRules.checkState(c, allowed: OperationGate.rotateCA, verb: "Rotating the CA certificate of")
+        if let template { try OperationStart.requireDriverSupport(.rotateCA, template: template, env) }
         // Key generation is slow: done before the transaction, which re-checks the state.
         let fresh = try await env.certificates.issueCertificateSet(clusterName: c.name, clusterUUID: c.uuid)
         try await env.store.write { session in
             let current = try await Lookup.cluster(session, c.uuid, vis)
             try ClusterRules.checkState(current, allowed: OperationGate.rotateCA, verb: "Rotating the CA certificate of")
             try await session.replaceCertificates(clusterUUID: c.uuid, with: fresh)
-            try await OperationStart.record(session, cluster: current, kind: .caRotate, ctx)
+            try await OperationStart.record(session, env, cluster: current, kind: .caRotate, ctx)
         }
         env.logger.info("CA rotation accepted", metadata: ["cluster_id": .string(c.uuid), "request_id": .string(ctx.requestID)])
         return c.uuid

@@ -51,11 +51,7 @@ struct ClusterService {
         } catch let e as MagnumError where e.code == .notFound && version < .zeroNodes {
             throw MagnumError(.invalid, e.message)
         }
-        let driver = template.driver.flatMap { env.drivers.named($0, disabled: env.config.disabledDrivers) }
-            ?? env.drivers.providing(serverType: template.serverType, os: template.clusterDistro, coe: template.coe, disabled: env.config.disabledDrivers)
-        guard driver != nil else {
-            throw MagnumError(.invalid, "Cluster type (\(template.serverType), \(template.clusterDistro ?? "None"), \(template.coe)) not supported.")
-        }
+        try OperationStart.requireDriverSupport(.create, template: template, env)
         var c = Cluster(uuid: UUIDs.make(), clusterTemplateID: template.uuid)
         let dockerVolumeSize = fields["docker_volume_size"]?.intValue ?? template.dockerVolumeSize
         if template.dockerStorageDriver == "devicemapper", (dockerVolumeSize ?? 0) < 3 {
@@ -198,7 +194,7 @@ struct ClusterService {
             let parameters: [String: JSON] = ["node_count": .int(newCount), "previous_node_count": .int(worker.nodeCount), "rollback": .bool(rollback)]
             worker.nodeCount = newCount
             _ = try await session.update(worker)
-            try await OperationStart.record(session, cluster: updated, kind: .clusterUpdate, nodegroup: worker, parameters: parameters, ctx)
+            try await OperationStart.record(session, env, cluster: updated, kind: .clusterUpdate, nodegroup: worker, parameters: parameters, ctx)
             return c.uuid
         }
     }
@@ -235,7 +231,7 @@ struct ClusterService {
             let c = try await Lookup.cluster(session, ident, vis)
             try env.policy.enforce("cluster:delete", ctx, target: PolicyTarget(projectID: c.projectID, userID: c.userID))
             if c.status == .deleteInProgress { return }
-            try await OperationStart.record(session, cluster: c, status: .deleteInProgress, kind: .clusterDelete, ctx)
+            try await OperationStart.record(session, env, cluster: c, status: .deleteInProgress, kind: .clusterDelete, ctx)
         }
     }
 
@@ -273,7 +269,7 @@ struct ClusterService {
             ng.nodeCount = nodeCount
             ng.status = .updateInProgress
             _ = try await session.update(ng)
-            try await OperationStart.record(session, cluster: c, kind: .clusterResize, nodegroup: ng, parameters: parameters, ctx)
+            try await OperationStart.record(session, env, cluster: c, kind: .clusterResize, nodegroup: ng, parameters: parameters, ctx)
             return c.uuid
         }
     }
@@ -308,7 +304,7 @@ struct ClusterService {
             try ClusterRules.checkState(c, allowed: OperationGate.upgrade, verb: "Upgrading")
             ng.status = .updateInProgress
             _ = try await session.update(ng)
-            try await OperationStart.record(session, cluster: c, kind: .clusterUpgrade, nodegroup: ng, parameters: [
+            try await OperationStart.record(session, env, cluster: c, kind: .clusterUpgrade, nodegroup: ng, parameters: [
                 "cluster_template": .string(template.uuid), "max_batch_size": .int(fields["max_batch_size"]?.intValue ?? 1),
             ], ctx)
             return c.uuid
@@ -319,9 +315,12 @@ struct ClusterService {
     func rotateCredential(_ ident: String, _ ctx: RequestContext) async throws -> String {
         try env.policy.enforce("credential:rotate", ctx)
         let vis = try Lookup.visibility(env, ctx, allProjectsRule: nil)
-        let c = try await env.store.read { try await Lookup.cluster($0, ident, vis) }
-        try ClusterRules.checkState(c, allowed: OperationGate.rotateCredential, verb: "Rotating the credential of")
-        // None of the built-in drivers places cloud credentials into a cluster.
-        throw MagnumError(.notSupported, "Credential rotation is not supported by driver.")
+        return try await env.store.write { session in
+            let c = try await Lookup.cluster(session, ident, vis)
+            try ClusterRules.checkState(c, allowed: OperationGate.rotateCredential, verb: "Rotating the credential of")
+            // Contract §8.2.8: no status change by core; the driver's operation runs in the background.
+            try await OperationStart.record(session, env, cluster: c, status: nil, kind: .credentialRotate, ctx)
+            return c.uuid
+        }
     }
 }

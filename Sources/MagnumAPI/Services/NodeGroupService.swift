@@ -70,7 +70,7 @@ struct NodeGroupService {
             let c = try await Lookup.cluster(session, cluster.uuid, vis)
             try await NodeGroupService.checkUniqueName(session, new.name, in: c)
             let inserted = try await session.insert(new)
-            let saved = try await OperationStart.record(session, cluster: c, kind: .nodegroupCreate, nodegroup: inserted, ctx)
+            let saved = try await OperationStart.record(session, env, cluster: c, kind: .nodegroupCreate, nodegroup: inserted, ctx)
             return (saved, inserted)
         }
     }
@@ -120,7 +120,7 @@ struct NodeGroupService {
             }
             ng.status = .updateInProgress
             let saved = try await session.update(ng)
-            let cluster = try await OperationStart.record(session, cluster: c, kind: .nodegroupUpdate, nodegroup: saved, ctx)
+            let cluster = try await OperationStart.record(session, env, cluster: c, kind: .nodegroupUpdate, nodegroup: saved, ctx)
             return (cluster, saved)
         }
     }
@@ -135,7 +135,7 @@ struct NodeGroupService {
             if ng.status == .deleteInProgress { return }
             ng.status = .deleteInProgress
             _ = try await session.update(ng)
-            try await OperationStart.record(session, cluster: c, kind: .nodegroupDelete, nodegroup: ng, ctx)
+            try await OperationStart.record(session, env, cluster: c, kind: .nodegroupDelete, nodegroup: ng, ctx)
         }
     }
 }

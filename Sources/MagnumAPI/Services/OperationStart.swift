@@ -3,20 +3,45 @@ import MagnumStore
 
 /// Starts asynchronous work inside the caller's transaction: the cluster enters the
 /// operation's in-progress status and the operation row a conductor will lease is inserted,
-/// so the change and its operation commit (or roll back) together.
+/// so the change and its operation commit (or roll back) together. An operation the cluster's
+/// driver does not support is refused with 400 before anything is written.
 enum OperationStart {
-    /// Saves `cluster` with `status`, inserts the operation and returns the saved cluster.
+    /// Checks the cluster's driver supports `kind`, saves `cluster` with `status`, inserts the
+    /// operation and returns the saved cluster.
     @discardableResult
-    static func record(_ session: any StoreSession, cluster: Cluster, status: ClusterStatus = .updateInProgress,
+    /// A nil `status` leaves the cluster's status and reason as they are.
+    static func record(_ session: any StoreSession, _ env: APIEnvironment, cluster: Cluster, status: ClusterStatus? = .updateInProgress,
                        kind: ClusterOperation.Kind, nodegroup: NodeGroup? = nil, parameters: [String: JSON] = [:],
                        _ ctx: RequestContext) async throws -> Cluster
     {
+        try await requireDriverSupport(DriverCapability(kind), cluster: cluster, session, env)
         var c = cluster
-        c.status = status
-        c.statusReason = nil
+        if let status {
+            c.status = status
+            c.statusReason = nil
+        }
         let saved = try await session.update(c)
         _ = try await session.insert(operation(kind, cluster: c.uuid, nodegroup: nodegroup?.uuid, parameters: parameters, ctx))
         return saved
+    }
+
+    /// Refuses (400) an operation the driver of `cluster`'s template does not support, or a
+    /// cluster whose driver is no longer installed or has been disabled.
+    static func requireDriverSupport(_ capability: DriverCapability, cluster: Cluster, _ session: any StoreSession,
+                                     _ env: APIEnvironment) async throws
+    {
+        guard let template = try await session.clusterTemplates(matching: .uuid(cluster.clusterTemplateID), .everything).first else {
+            throw MagnumError.notFound("ClusterTemplate", cluster.clusterTemplateID)
+        }
+        try requireDriverSupport(capability, template: template, env)
+    }
+
+    /// Refuses (400) `capability` unless the driver running `template`'s clusters supports it.
+    static func requireDriverSupport(_ capability: DriverCapability, template: ClusterTemplate, _ env: APIEnvironment) throws {
+        guard let driver = env.drivers.driver(for: template, disabled: env.config.disabledDrivers) else {
+            throw MagnumError(.invalid, "Cluster type (\(template.serverType), \(template.clusterDistro ?? "None"), \(template.coe)) not supported.")
+        }
+        try driver.require(capability)
     }
 
     /// A pending operation stamped with the caller's project, user and request id.

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import MagnumCore
+import MagnumDrivers
+import MagnumStore
+import ServiceLifecycle
+
+/// The conductor's periodic look at settled clusters (contract §8.3, `sync_cluster_health_status`):
+/// every `interval` it asks each cluster's driver what it observes and writes health
+/// (`health_status`, `health_status_reason`), addresses and versions the moment they differ from
+/// what is stored.
+///
+/// A cluster with an operation pending or running is left to the operation runner, which
+/// observes it continuously; the write re-checks that in its transaction, so the monitor never
+/// overwrites what an operation just wrote. The monitor never changes `status`: a status only
+/// moves through an operation. Observation errors are logged and ignored (upstream does the
+/// same), and clusters of drivers this conductor does not run are skipped.
+public struct ClusterMonitor: Service {
+    let store: any Store
+    let drivers: DriverSet
+    let interval: Duration
+    let logger: Logger
+
+    /// Creates a monitor of the clusters `drivers` run.
+    public init(store: any Store, drivers: DriverSet, interval: Duration = .seconds(10), logger: Logger) {
+        self.store = store
+        self.drivers = drivers
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Observes every `interval` until graceful shutdown or cancellation; with no driver it
+    /// just waits for shutdown.
+    public func run() async throws {
+        guard !drivers.drivers.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await sweep()
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
+    }
+
+    /// One pass over the settled clusters; returns how many were updated.
+    @discardableResult
+    public func sweep() async -> Int {
+        let candidates: [ClusterSpec]
+        do {
+            candidates = try await settledClusters()
+        } catch {
+            logger.warning("listing clusters to monitor failed", metadata: ["error": .string(String(describing: error))])
+            return 0
+        }
+        var updated = 0
+        for spec in candidates {
+            guard let driver = drivers.driver(for: spec.template) else { continue }
+            var log = logger
+            log[metadataKey: "cluster_id"] = .string(spec.cluster.uuid)
+            do {
+                let context = DriverContext(operationID: "monitor", projectID: spec.cluster.projectID, logger: log)
+                let observation = try await driver.observe(spec, context: context)
+                if try await write(observation, of: spec.cluster.uuid) {
+                    updated += 1
+                    log.info("cluster health observed", metadata: ["health_status": .string(observation.health?.rawValue ?? "-")])
+                }
+            } catch {
+                log.warning("observing the cluster failed", metadata: ["error": .string(String(describing: error))])
+            }
+        }
+        return updated
+    }
+
+    /// Clusters not being deleted and without an unfinished operation, with their templates and
+    /// nodegroups.
+    func settledClusters() async throws -> [ClusterSpec] {
+        try await store.read { session in
+            var specs: [ClusterSpec] = []
+            var templates: [String: ClusterTemplate] = [:]
+            for cluster in try await session.clusters(.everything, sort: SortOrder()) {
+                guard let status = cluster.status?.rawValue, !status.hasPrefix("DELETE"), !status.hasSuffix("_IN_PROGRESS") else { continue }
+                if try await Self.hasUnfinishedOperation(cluster.uuid, session) { continue }
+                if templates[cluster.clusterTemplateID] == nil {
+                    templates[cluster.clusterTemplateID] = try await session.clusterTemplates(matching: .uuid(cluster.clusterTemplateID), .everything).first
+                }
+                guard let template = templates[cluster.clusterTemplateID] else { continue }
+                let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
+                specs.append(ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups))
+            }
+            return specs
+        }
+    }
+
+    static func hasUnfinishedOperation(_ clusterUUID: String, _ session: any StoreSession) async throws -> Bool {
+        try await session.operations(resourceUUID: clusterUUID).contains { $0.state == .pending || $0.state == .running }
+    }
+
+    /// Writes health, addresses and versions when they changed and no operation started
+    /// meanwhile; true when something was written.
+    func write(_ observation: ClusterObservation, of clusterUUID: String) async throws -> Bool {
+        try await store.write { session in
+            guard !(try await Self.hasUnfinishedOperation(clusterUUID, session)),
+                  var cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first
+            else { return false }
+            let before = cluster
+            if let v = observation.health { cluster.healthStatus = v }
+            if let v = observation.healthReason { cluster.healthStatusReason = v }
+            if let v = observation.apiAddress { cluster.apiAddress = v }
+            if let v = observation.coeVersion { cluster.coeVersion = v }
+            if let v = observation.containerVersion { cluster.containerVersion = v }
+            var changed = false
+            if cluster != before {
+                _ = try await session.update(cluster)
+                changed = true
+            }
+            for var ng in try await session.nodegroups(clusterUUID: clusterUUID, role: nil, sort: SortOrder()) {
+                guard let seen = observation.nodegroups[ng.uuid], seen.nodeAddresses != ng.nodeAddresses else { continue }
+                ng.nodeAddresses = seen.nodeAddresses
+                _ = try await session.update(ng)
+                changed = true
+            }
+            return changed
+        }
+    }
+}
