@@ -17,6 +17,9 @@ import ServiceLifecycle
 /// - Failures: a `MagnumError(.unavailable, …)` is transient — the operation goes back to
 ///   pending with exponential backoff until `maxAttempts`; any other error fails it, setting
 ///   the `*_FAILED` status of the operation's kind with the message as `status_reason`.
+/// - Events: the lease, the driver's acceptance of the step, every status change, retries and
+///   the outcome are appended to the cluster's events in the transactions that write them
+///   (`OperationEvents`); CADF notifications go to the `notifier` after those commit.
 /// - Only operations of clusters whose template one of `drivers` runs are leased; with no
 ///   driver at all the runner leases nothing and just waits for shutdown.
 public struct OperationRunner: Service {
@@ -60,15 +63,20 @@ public struct OperationRunner: Service {
     let store: any Store
     let drivers: DriverSet
     let configuration: Configuration
+    /// Where CADF notifications go; nil emits none.
+    let notifier: ClusterNotifier?
     let logger: Logger
     /// The wall clock deadlines (`create_timeout`) are measured on; tests move it.
     var clock: @Sendable () -> Date = { Date() }
 
     /// Creates a runner of `drivers`' operations.
-    public init(store: any Store, drivers: DriverSet, configuration: Configuration = Configuration(), logger: Logger) {
+    public init(store: any Store, drivers: DriverSet, configuration: Configuration = Configuration(),
+                notifier: ClusterNotifier? = nil, logger: Logger)
+    {
         self.store = store
         self.drivers = drivers
         self.configuration = configuration
+        self.notifier = notifier
         self.logger = logger
     }
 
@@ -119,7 +127,13 @@ public struct OperationRunner: Service {
         do {
             return try await store.write { session in
                 let now = Date()
-                return try await session.leaseOperation(owner: owner, until: now + lease.timeInterval, now: now, drivers: descriptors)
+                guard let leased = try await session.leaseOperation(owner: owner, until: now + lease.timeInterval, now: now, drivers: descriptors) else {
+                    return nil
+                }
+                try await OperationEvents.append(.operationStarted, of: leased, detail: [
+                    "attempt": .int(leased.attempts), "conductor": .string(owner),
+                ], session)
+                return leased
             }
         } catch {
             logger.warning("leasing an operation failed", metadata: ["error": .string(String(describing: error))])
@@ -197,7 +211,7 @@ public struct OperationRunner: Service {
         guard let spec = try await loadSpec(operation) else {
             // The cluster is gone: a delete is done, anything else has nothing left to act on.
             let state: ClusterOperation.State = operation.kind == .clusterDelete ? .succeeded : .failed
-            try await finish(operation, state: state, error: state == .failed ? "Cluster \(operation.resourceUUID) could not be found." : nil) { _ in }
+            try await finish(operation, state: state, error: state == .failed ? "Cluster \(operation.resourceUUID) could not be found." : nil) { _ in [] }
             return
         }
         guard let driver = drivers.driver(for: spec.template) else {
@@ -206,8 +220,12 @@ public struct OperationRunner: Service {
         try driver.descriptor.require(DriverCapability(operation.kind))
         let context = DriverContext(operationID: operation.uuid, requestID: operation.requestID,
                                     projectID: operation.projectID, userID: operation.userID, logger: log)
+        await notify(.pending, operation, snapshot: (spec.cluster, spec.nodegroups), log)
         try await step(driver, operation, spec, context)
         log.debug("operation step accepted by driver", metadata: ["driver": .string(driver.name)])
+        try await store.write { session in
+            try await OperationEvents.append(.operationStep, of: operation, detail: ["driver": .string(driver.name)], session)
+        }
 
         // Level-triggered: observe until settled, writing each change at once.
         let deadline = Self.deadline(of: operation, spec)
@@ -216,7 +234,7 @@ public struct OperationRunner: Service {
             if operation.kind != .clusterDelete, try await deleteIsWaiting(behind: operation) {
                 // The user deleted the cluster meanwhile: stop waiting for this operation and
                 // let the delete (next in the cluster's queue) tear down whatever exists.
-                try await finish(operation, state: .failed, error: Self.superseded) { _ in }
+                try await finish(operation, state: .failed, error: Self.superseded) { _ in [] }
                 log.info("operation superseded by a delete request")
                 return
             }
@@ -313,7 +331,7 @@ public struct OperationRunner: Service {
             guard try await session.renewLease(operationUUID: operation.uuid, owner: owner, until: Date() + lease.timeInterval) else {
                 throw LeaseLost()
             }
-            try await Self.apply(observation, clusterUUID: operation.resourceUUID, session)
+            for event in try await Self.apply(observation, of: operation, session) { _ = try await session.append(event) }
         }
     }
 
@@ -324,37 +342,69 @@ public struct OperationRunner: Service {
         let failed = observation.status.isFailed || (target?.status.isFailed ?? false)
             || (operation.kind == .clusterDelete && observation.status != .deleteComplete)
         let reason = failed ? (target?.statusReason ?? observation.statusReason ?? observation.status.rawValue) : nil
+        let deleted = operation.kind == .clusterDelete && !failed
         try await finish(operation, state: failed ? .failed : .succeeded, error: reason) { session in
-            if operation.kind == .clusterDelete && !failed {
+            if deleted {
+                // The last status change is recorded before the rows go; the events stay.
+                var events: [ClusterEvent] = []
+                if let before = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first {
+                    var after = before
+                    after.status = observation.status
+                    after.statusReason = observation.statusReason
+                    if let e = OperationEvents.statusChange(of: operation, from: before, to: after) { events.append(e) }
+                }
                 try await session.deleteCluster(uuid: operation.resourceUUID)
                 try await session.abandonOperations(resourceUUID: operation.resourceUUID, error: "The cluster was deleted.")
-                return
+                return events
             }
-            try await Self.apply(observation, clusterUUID: operation.resourceUUID, session)
+            let events = try await Self.apply(observation, of: operation, session)
             if operation.kind == .nodegroupDelete, !failed, let uuid = operation.nodegroupUUID {
                 try await session.deleteNodegroup(uuid: uuid)
             }
+            return events
         }
         log.info("operation finished", metadata: ["state": .string(failed ? "failed" : "succeeded"), "status": .string(observation.status.rawValue)])
+        if failed {
+            await notify(.failure, operation, log)
+        } else if observation.status.rawValue.hasSuffix("_COMPLETE") {
+            // A deleted cluster is reported as it was last seen.
+            var gone = spec.cluster
+            gone.status = observation.status
+            gone.statusReason = observation.statusReason
+            let snapshot: (cluster: Cluster, nodegroups: [NodeGroup])? = deleted ? (gone, spec.nodegroups) : nil
+            await notify(.success, operation, snapshot: snapshot, log)
+        }
     }
 
-    /// Completes the operation and runs `body` in the same transaction; throws `LeaseLost`
-    /// (rolling `body` back) when this runner no longer holds the lease.
+    /// Completes the operation and runs `body` in the same transaction, appending the events
+    /// `body` returns and the operation's outcome event; throws `LeaseLost` (rolling `body`
+    /// back) when this runner no longer holds the lease.
     func finish(_ operation: ClusterOperation, state: ClusterOperation.State, error: String?,
-                _ body: @escaping @Sendable (any StoreSession) async throws -> Void) async throws {
+                _ body: @escaping @Sendable (any StoreSession) async throws -> [ClusterEvent]) async throws {
         let owner = configuration.owner
         try await store.write { session in
             guard try await session.completeOperation(uuid: operation.uuid, owner: owner, state: state, error: error) else {
                 throw LeaseLost()
             }
-            try await body(session)
+            let events = try await body(session)
+            for event in events { _ = try await session.append(event) }
+            let current = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first
+            var outcome = OperationEvents.event(state == .succeeded ? .operationSucceeded : .operationFailed, of: operation,
+                                                cluster: current, detail: OperationEvents.error(error))
+            if current == nil, let last = events.last(where: { $0.kind == .statusChanged }) {
+                // The cluster was deleted in this transaction: its last status stands.
+                (outcome.projectID, outcome.status, outcome.statusReason) = (last.projectID, last.status, last.statusReason)
+            }
+            _ = try await session.append(outcome)
         }
     }
 
     /// Writes an observation into the cluster row and the observed nodegroups, each only when
-    /// something changed.
-    static func apply(_ observation: ClusterObservation, clusterUUID: String, _ session: any StoreSession) async throws {
-        guard var cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first else { return }
+    /// something changed; returns the status changes to record.
+    static func apply(_ observation: ClusterObservation, of operation: ClusterOperation, _ session: any StoreSession) async throws -> [ClusterEvent] {
+        let clusterUUID = operation.resourceUUID
+        guard var cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first else { return [] }
+        var events: [ClusterEvent] = []
         let before = cluster
         // A delete accepted meanwhile owns the status until its own operation runs.
         if cluster.status != .deleteInProgress || observation.status.rawValue.hasPrefix("DELETE") {
@@ -368,6 +418,7 @@ public struct OperationRunner: Service {
         if let v = observation.health { cluster.healthStatus = v }
         if let v = observation.healthReason { cluster.healthStatusReason = v }
         if cluster != before { _ = try await session.update(cluster) }
+        if let e = OperationEvents.statusChange(of: operation, from: before, to: cluster) { events.append(e) }
         for var ng in try await session.nodegroups(clusterUUID: clusterUUID, role: nil, sort: SortOrder()) {
             guard let seen = observation.nodegroups[ng.uuid] else { continue }
             let previous = ng
@@ -377,7 +428,9 @@ public struct OperationRunner: Service {
             if let v = seen.stackID ?? cluster.stackID { ng.stackID = v }
             if let v = seen.version { ng.version = v }
             if ng != previous { _ = try await session.update(ng) }
+            if let e = OperationEvents.statusChange(of: operation, cluster: cluster, nodegroup: previous, to: ng) { events.append(e) }
         }
+        return events
     }
 
     /// Handles a failed step or observation: transient failures go back to pending with
@@ -394,7 +447,14 @@ public struct OperationRunner: Service {
                 ])
                 let notBefore = Date() + delay.timeInterval
                 _ = try await store.write { session in
-                    try await session.retryOperation(uuid: operation.uuid, owner: owner, notBefore: notBefore, error: message)
+                    guard try await session.retryOperation(uuid: operation.uuid, owner: owner, notBefore: notBefore, error: message) else {
+                        return false
+                    }
+                    try await OperationEvents.append(.operationRetry, of: operation, detail: [
+                        "attempt": .int(operation.attempts), "error": .string(message),
+                        "retry_in_seconds": .double(delay.timeInterval),
+                    ], session)
+                    return true
                 }
                 return
             }
@@ -402,6 +462,7 @@ public struct OperationRunner: Service {
             try await finish(operation, state: .failed, error: message) { session in
                 try await Self.recordFailure(operation, reason: message, session)
             }
+            await notify(.failure, operation, log)
         } catch {
             log.error("recording the operation's failure failed; its lease expires and it is retried",
                       metadata: ["error": .string(String(describing: error))])
@@ -415,9 +476,10 @@ public struct OperationRunner: Service {
     }
 
     /// Sets the failed statuses of an operation's kind and restores node counts the API
-    /// already recorded (contract §5.3, §8.2).
-    static func recordFailure(_ operation: ClusterOperation, reason: String, _ session: any StoreSession) async throws {
-        guard var cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return }
+    /// already recorded (contract §5.3, §8.2); returns the status changes to record.
+    static func recordFailure(_ operation: ClusterOperation, reason: String, _ session: any StoreSession) async throws -> [ClusterEvent] {
+        guard var cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return [] }
+        let before = cluster
         let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
         // A delete accepted meanwhile keeps the cluster DELETE_IN_PROGRESS.
         if cluster.status != .deleteInProgress || operation.kind == .clusterDelete {
@@ -429,6 +491,7 @@ public struct OperationRunner: Service {
             cluster.statusReason = reason
             _ = try await session.update(cluster)
         }
+        var events = [OperationEvents.statusChange(of: operation, from: before, to: cluster)].compactMap { $0 }
         for var ng in nodegroups {
             let previous = ng
             if operation.kind == .clusterCreate, ng.status == .createInProgress {
@@ -450,7 +513,9 @@ public struct OperationRunner: Service {
                 }
             }
             if ng != previous { _ = try await session.update(ng) }
+            if let e = OperationEvents.statusChange(of: operation, cluster: cluster, nodegroup: previous, to: ng) { events.append(e) }
         }
+        return events
     }
 }
 

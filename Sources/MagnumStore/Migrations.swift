@@ -69,7 +69,36 @@ enum Migrations {
         Migration(version: 2, name: "built-in identity", statements: identitySchema),
         Migration(version: 3, name: "cluster certificates", statements: certificateSchema),
         Migration(version: 4, name: "operation retry backoff", statements: operationBackoffSchema),
+        Migration(version: 5, name: "cluster events", statements: clusterEventSchema),
     ]
+
+    /// Version 5: every cluster's history (`cluster_event`), appended in the transactions that
+    /// make the changes; `id` is the monotonic cursor of the events endpoint and stream. Rows
+    /// outlive their cluster and are purged by age.
+    @Sendable
+    static func clusterEventSchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            """
+            CREATE TABLE cluster_event (
+                id \(t.primaryKey),
+                uuid TEXT NOT NULL,
+                cluster_uuid TEXT NOT NULL,
+                project_id TEXT,
+                operation_uuid TEXT,
+                kind TEXT NOT NULL,
+                status TEXT,
+                status_reason TEXT,
+                detail TEXT NOT NULL,
+                request_id TEXT,
+                created_at \(t.timestamp) NOT NULL,
+                CONSTRAINT uniq_cluster_event0uuid UNIQUE (uuid)
+            )
+            """,
+            "CREATE INDEX cluster_event_cluster_idx ON cluster_event (cluster_uuid, id)",
+            "CREATE INDEX cluster_event_created_idx ON cluster_event (created_at)",
+        ]
+    }
 
     /// Version 4: `operation.not_before`, the earliest instant a pending operation may be leased
     /// again (exponential backoff after a transient failure).

@@ -11,6 +11,10 @@ struct SQLSession: StoreSession {
     let db: any SQLDatabase
     let dialect: SQLStoreDialect
     let logger: Logger
+    /// True inside a write transaction: on PostgreSQL the cluster rows it reads are locked
+    /// (`FOR UPDATE`) until it commits, so the API and conductors that read-modify-write one
+    /// cluster (and, after it, its nodegroups) take turns instead of losing each other's updates.
+    var writing = false
 
     // MARK: - Statement helpers
 
@@ -210,7 +214,7 @@ struct SQLSession: StoreSession {
         try await fetch(
             """
             SELECT * FROM \(ident: "cluster") WHERE \(matches(ident)) AND \(visible(visibility, userColumn: true)) \
-            ORDER BY \(ident: "id")
+            ORDER BY \(ident: "id") \(unsafeRaw: writing && dialect == .postgres ? "FOR UPDATE" : "")
             """, ModelRows.cluster)
     }
 

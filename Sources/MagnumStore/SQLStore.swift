@@ -292,7 +292,8 @@ public final class SQLStore: Store, Service {
         _ connection: PostgresConnection, write: Bool, logger: Logger,
         _ body: @Sendable (SQLSession) async throws -> T
     ) async throws -> T {
-        let session = SQLSession(db: connection.sql(queryLogLevel: .trace), dialect: .postgres, logger: logger)
+        var session = SQLSession(db: connection.sql(queryLogLevel: .trace), dialect: .postgres, logger: logger)
+        session.writing = write
         try await session.run(write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         let value: T
         do {

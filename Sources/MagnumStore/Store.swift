@@ -155,6 +155,18 @@ public protocol StoreSession: Sendable {
     /// Fails every unfinished operation of a cluster (after the cluster was deleted).
     func abandonOperations(resourceUUID: String, error: String) async throws
 
+    // MARK: Cluster events
+    /// Appends an event to its cluster's history in this transaction and returns it with its
+    /// sequence number and `created_at`. On PostgreSQL the event writers of one cluster are
+    /// serialized until their transactions end, so a cluster's events commit in `id` order and
+    /// a cursor (`id > since`) never skips one.
+    func append(_ event: ClusterEvent) async throws -> ClusterEvent
+    /// The cluster's events with `id > after`, ascending, at most `limit`.
+    func events(clusterUUID: String, after: Int64, limit: Int) async throws -> [ClusterEvent]
+    /// Deletes every event created before `cutoff`; returns how many.
+    @discardableResult
+    func purgeEvents(before cutoff: Date) async throws -> Int
+
     // MARK: Local catalog
     func flavors() async throws -> [Flavor]
     func images() async throws -> [Image]

@@ -217,6 +217,25 @@ struct ConductorOptions: ParsableArguments {
     @Option(help: "Seconds between the conductor's liveness reports.")
     var reportInterval: Int = 10
 
+    @Option(help: "JSON-lines file the conductor appends CADF notifications to (one oslo.messaging envelope per line); `none` disables them. Default: DATA_DIR/notifications.jsonl. Also MAGNUM_NOTIFICATION_FILE.")
+    var notificationFile: String?
+
+    @Option(help: "Days cluster events are kept (also those of deleted clusters).")
+    var eventRetentionDays: Int = 14
+
+    /// The CADF notifier writing to `--notification-file`, or nil when it is `none`.
+    func notifier(dataDir: String) -> ClusterNotifier? {
+        let path = notificationFile ?? ProcessInfo.processInfo.environment["MAGNUM_NOTIFICATION_FILE"]
+            ?? (dataDir as NSString).appendingPathComponent("notifications.jsonl")
+        if path.isEmpty || path == "none" { return nil }
+        return ClusterNotifier(sink: JSONLinesNotificationFile(path: path), host: host)
+    }
+
+    /// The purge of cluster events older than `--event-retention-days`.
+    func eventRetention(store: any Store, logger: Logger) -> ClusterEventRetention {
+        ClusterEventRetention(store: store, days: eventRetentionDays, logger: logger)
+    }
+
     func heartbeat(store: any Store, logger: Logger) -> ConductorHeartbeat {
         ConductorHeartbeat(store: store, host: host, interval: .seconds(max(1, reportInterval)), logger: logger)
     }
@@ -225,9 +244,9 @@ struct ConductorOptions: ParsableArguments {
     /// leases nothing and clusters stay in their `*_IN_PROGRESS` status.
     var drivers: DriverSet { .empty }
 
-    /// The conductor's operation runner over `drivers`.
-    func operationRunner(store: any Store, logger: Logger) -> OperationRunner {
-        OperationRunner(store: store, drivers: drivers, logger: logger)
+    /// The conductor's operation runner over `drivers`, notifying to `--notification-file`.
+    func operationRunner(store: any Store, dataDir: String, logger: Logger) -> OperationRunner {
+        OperationRunner(store: store, drivers: drivers, notifier: notifier(dataDir: dataDir), logger: logger)
     }
 }
 
@@ -255,7 +274,8 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     if let keystone { services.append(keystone) }
     if let conductor {
         services.append(conductor.heartbeat(store: store, logger: logger))
-        services.append(conductor.operationRunner(store: store, logger: logger))
+        services.append(conductor.operationRunner(store: store, dataDir: db.dataDir, logger: logger))
+        services.append(conductor.eventRetention(store: store, logger: logger))
     }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
@@ -351,7 +371,8 @@ extension Magnum {
             let group = ServiceGroup(configuration: .init(
                 services: [
                     .init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger)),
-                    .init(service: conductor.operationRunner(store: store, logger: logger)),
+                    .init(service: conductor.operationRunner(store: store, dataDir: db.dataDir, logger: logger)),
+                    .init(service: conductor.eventRetention(store: store, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             logger.info("magnum conductor running", metadata: ["host": .string(conductor.host)])

@@ -18,6 +18,13 @@ public struct APIRequest: Sendable {
     public var version: Microversion
     /// `scheme://host[:port]` of the request, for links.
     public var baseURL: String
+    /// Request headers the handlers read, by lower-cased name (`accept`, `last-event-id`).
+    public var headers: [String: String] = [:]
+
+    /// The value of a request header (case-insensitive name).
+    public func header(_ name: String) -> String? {
+        headers[name.lowercased()]
+    }
 
     /// The value of a query parameter.
     public func query(_ name: String) -> String? {
@@ -46,6 +53,8 @@ public struct APIResponse: Sendable {
     public var status: Int
     public var body: JSON?
     public var headers: [(String, String)]
+    /// A body streamed until its producer returns (server-sent events); replaces `body`.
+    public var stream: StreamedBody?
 
     /// Creates a response.
     public init(_ status: Int, _ body: JSON? = nil, headers: [(String, String)] = []) {
@@ -60,6 +69,12 @@ public struct APIResponse: Sendable {
     public static func accepted(uuid: String) -> APIResponse { APIResponse(202, ["uuid": .string(uuid)]) }
     /// 204 without body.
     public static let noContent = APIResponse(204)
+    /// 200 with a streamed body.
+    public static func streamed(_ stream: StreamedBody) -> APIResponse {
+        var r = APIResponse(200)
+        r.stream = stream
+        return r
+    }
 }
 
 /// Link objects (contract §1.7).

@@ -96,7 +96,8 @@ public struct MagnumResponder: HTTPResponder {
         ctx.requestID = requestID
 
         // Content negotiation: JSON only.
-        if let accept = request.headers[.accept], !Self.acceptsJSON(accept) {
+        if let accept = request.headers[.accept], !Self.acceptsJSON(accept),
+           !(request.method == .get && ClusterEventRoutes.streams(rest, accept: accept)) {
             throw MagnumError.framework(.notAcceptable)
         }
         // Microversion: malformed headers are framework 406s without version headers.
@@ -138,9 +139,11 @@ public struct MagnumResponder: HTTPResponder {
                 }
                 body = try JSON.parse(bytes)
             }
-            let req = APIRequest(method: method, segments: rest, query: query, body: body, context: ctx, version: version, baseURL: base)
+            var req = APIRequest(method: method, segments: rest, query: query, body: body, context: ctx, version: version, baseURL: base)
+            for field in request.headers { req.headers[field.name.canonicalName] = field.value }
             let out = try await handler(req)
             for (k, v) in out.headers { headers[HTTPField.Name(k)!] = v }
+            if let stream = out.stream { return Self.streamed(stream, headers: headers, logger: logger) }
             if let b = out.body { return Self.json(out.status, b, headers: headers) }
             return Response(status: .init(code: out.status), headers: headers)
         } catch let error as MagnumError {
@@ -206,6 +209,22 @@ public struct MagnumResponder: HTTPResponder {
         var h = headers
         h[.contentType] = "application/json"
         return Response(status: .init(code: status), headers: h, body: .init(byteBuffer: ByteBuffer(string: body.serialized())))
+    }
+
+    /// A 200 whose body `stream` writes until it returns or fails (the client went away, the
+    /// store failed); then the body ends.
+    static func streamed(_ stream: StreamedBody, headers: HTTPFields, logger: Logger) -> Response {
+        var h = headers
+        h[.contentType] = stream.contentType
+        h[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: h, body: ResponseBody { writer in
+            do {
+                try await stream.produce { text in try await writer.write(ByteBuffer(string: text)) }
+            } catch {
+                logger.debug("stream ended", metadata: ["error": .string(String(describing: error))])
+            }
+            try await writer.finish(nil)
+        })
     }
 
     static func errorResponse(_ error: MagnumError, headers: HTTPFields, request: Request? = nil) -> Response {

@@ -12,6 +12,7 @@ struct APIRoutes: Sendable {
     let federations: FederationRoutes
     let bays: BayRoutes
     let certificates: CertificateRoutes
+    let events: ClusterEventRoutes
 
     init(env: APIEnvironment) {
         templates = ClusterTemplateRoutes(service: ClusterTemplateService(env: env), maxLimit: env.config.maxLimit, store: env.store)
@@ -21,6 +22,7 @@ struct APIRoutes: Sendable {
         federations = FederationRoutes(service: FederationService(env: env), maxLimit: env.config.maxLimit, store: env.store)
         bays = BayRoutes(templates: templates, clusters: clusters)
         certificates = CertificateRoutes(service: CertificateService(env: env))
+        events = ClusterEventRoutes(service: ClusterEventService(env: env), maxLimit: env.config.maxLimit)
     }
 
     /// The handler for a request, or the framework error upstream answers.
@@ -48,6 +50,8 @@ struct APIRoutes: Sendable {
                 default: throw MagnumError.framework(.methodNotAllowed)
                 }
                 handler = clusters.actionRoute(s[1], s[3])
+            } else if s.count == 3 && s[2] == "events" {
+                handler = events.route(method, s)
             } else {
                 handler = clusters.route(method, s)
             }
@@ -75,7 +79,7 @@ struct APIRoutes: Sendable {
         case ("clustertemplates", 1...2), ("baymodels", 1...2), ("bays", 1...2), ("clusters", 1...2),
              ("federations", 1...2), ("certificates", 1...2), ("quotas", 1), ("quotas", 3), ("stats", 1), ("mservices", 1):
             return true
-        case ("clusters", 3...4): return s[2] == "nodegroups"
+        case ("clusters", 3...4): return s[2] == "nodegroups" || (s.count == 3 && s[2] == "events")
         default: return false
         }
     }

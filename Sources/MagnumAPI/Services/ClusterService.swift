@@ -118,7 +118,7 @@ struct ClusterService {
             _ = try await session.insert(cluster)
             for ng in nodegroups { _ = try await session.insert(ng) }
             try await session.replaceCertificates(clusterUUID: cluster.uuid, with: certificates)
-            _ = try await session.insert(operation)
+            _ = try await session.append(.accepted(try await session.insert(operation), cluster: cluster))
         }
         env.logger.info("cluster create accepted", metadata: ["cluster_id": .string(cluster.uuid), "operation_id": .string(operation.uuid), "request_id": .string(ctx.requestID)])
         return cluster.uuid

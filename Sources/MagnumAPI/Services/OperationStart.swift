@@ -3,8 +3,9 @@ import MagnumStore
 
 /// Starts asynchronous work inside the caller's transaction: the cluster enters the
 /// operation's in-progress status and the operation row a conductor will lease is inserted,
-/// so the change and its operation commit (or roll back) together. An operation the cluster's
-/// driver does not support is refused with 400 before anything is written.
+/// so the change, its operation and its `operation.accepted` event commit (or roll back) together.
+/// An operation the cluster's driver does not support is refused with 400 before anything is
+/// written.
 enum OperationStart {
     /// Checks the cluster's driver supports `kind`, saves `cluster` with `status`, inserts the
     /// operation and returns the saved cluster.
@@ -21,7 +22,8 @@ enum OperationStart {
             c.statusReason = nil
         }
         let saved = try await session.update(c)
-        _ = try await session.insert(operation(kind, cluster: c.uuid, nodegroup: nodegroup?.uuid, parameters: parameters, ctx))
+        let op = try await session.insert(operation(kind, cluster: c.uuid, nodegroup: nodegroup?.uuid, parameters: parameters, ctx))
+        _ = try await session.append(.accepted(op, cluster: saved))
         return saved
     }
 
