@@ -103,6 +103,9 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Page size cap ([api] max_limit).")
     var maxLimit: Int = 1000
 
+    @Option(help: "Hours an Idempotency-Key of a create request is remembered.")
+    var idempotencyTTL: Double = 24
+
     /// The user's clouds.yaml the first start installs, or nil when disabled.
     func cloudsFilePath() -> String? {
         let env = ProcessInfo.processInfo.environment
@@ -201,6 +204,7 @@ struct APIOptions: ParsableArguments {
         var c = APIConfiguration()
         c.maxClustersPerProject = maxClustersPerProject
         c.maxLimit = maxLimit
+        c.idempotencyTTL = max(0, idempotencyTTL) * 3600
         return c
     }
 }
