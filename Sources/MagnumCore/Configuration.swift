@@ -16,6 +16,12 @@ public struct APIConfiguration: Sendable, Hashable {
     public var disabledDrivers: [String] = []
     /// `[DEFAULT] service_down_time` in seconds.
     public var serviceDownTime: Double = 180
+    /// How long an `Idempotency-Key` is remembered, in seconds (`--idempotency-ttl` hours; 24 h).
+    public var idempotencyTTL: Double = 24 * 3600
+    /// How long an unfinished request may hold its `Idempotency-Key` before a retry with the
+    /// same body may take it over (a crashed API process), in seconds, provided the request
+    /// changed nothing yet.
+    public var idempotencyStaleClaim: Double = 300
 
     /// The defaults of upstream Magnum.
     public init() {}

@@ -63,13 +63,15 @@ enum Migrations {
             """
     }
 
-    /// Every migration, oldest first.
+    /// Every migration, oldest first. Versions may have gaps (branches number their steps
+    /// independently); the runner applies every unrecorded step in ascending version order.
     static let all: [Migration] = [
         Migration(version: 1, name: "initial schema", statements: initialSchema),
         Migration(version: 2, name: "built-in identity", statements: identitySchema),
         Migration(version: 3, name: "cluster certificates", statements: certificateSchema),
         Migration(version: 4, name: "operation retry backoff", statements: operationBackoffSchema),
         Migration(version: 5, name: "cluster events", statements: clusterEventSchema),
+        Migration(version: 6, name: "idempotency keys", statements: idempotencySchema),
     ]
 
     /// Version 5: every cluster's history (`cluster_event`), appended in the transactions that

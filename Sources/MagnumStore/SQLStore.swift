@@ -127,6 +127,9 @@ public final class SQLStore: Store, Service {
     /// The newest schema version this build knows.
     public static var latestSchemaVersion: Int { Migrations.all.map(\.version).max() ?? 0 }
 
+    /// Every schema version this build knows, ascending (the numbering may have gaps).
+    public static var knownSchemaVersions: [Int] { Migrations.all.map(\.version).sorted() }
+
     // MARK: - Service
 
     /// Runs the store's background work until graceful shutdown or cancellation: the
@@ -156,7 +159,7 @@ public final class SQLStore: Store, Service {
     @discardableResult
     public func migrate() async throws -> [Int] {
         var applied: [Int] = []
-        for migration in Migrations.all {
+        for migration in Migrations.all.sorted(by: { $0.version < $1.version }) {
             let didApply = try await transaction(write: true) { session in
                 try await session.apply(migration)
             }
@@ -197,7 +200,11 @@ public final class SQLStore: Store, Service {
             throw MagnumError(.internal, "A store session was opened inside another one.")
         }
         return try await SQLStore.$insideSession.withValue(true) {
-            try await transaction(write: write) { session in try await body(session) }
+            try await transaction(write: write) { session in
+                // A request holding an Idempotency-Key writes only while it still holds it.
+                if write, let claim = IdempotencyClaim.current { try await session.fenceIdempotencyClaim(claim) }
+                return try await body(session)
+            }
         }
     }
 

@@ -166,6 +166,23 @@ public protocol StoreSession: Sendable {
     /// Deletes every event created before `cutoff`; returns how many.
     @discardableResult
     func purgeEvents(before cutoff: Date) async throws -> Int
+    // MARK: Idempotency keys
+    /// Claims an `Idempotency-Key` for a request with `fingerprint`, held by `owner` until
+    /// completed or released and remembered until `expiresAt`. Keys expired at `now` are
+    /// purged first (an expired key is a new key). Another request's in-progress claim of the
+    /// same fingerprint that changed nothing and was claimed before `staleBefore` is taken over.
+    /// Exactly one of any number of concurrent claimers (in any process) gets `.claimed`.
+    func claimIdempotencyKey(_ scope: IdempotencyScope, fingerprint: String, owner: String, now: Date, expiresAt: Date,
+                             staleBefore: Date) async throws -> IdempotencyClaimResult
+    /// Stores the answer of the claim's request; false when the claim was lost.
+    func completeIdempotencyKey(_ claim: IdempotencyClaim, response: IdempotentResponse) async throws -> Bool
+    /// Gives up a claim after its request failed: the key is forgotten (a retry runs anew)
+    /// unless the request had committed a change, in which case it is marked `interrupted`.
+    func releaseIdempotencyKey(_ claim: IdempotencyClaim) async throws
+    /// The stored state of a key, if any.
+    func idempotencyRecord(_ scope: IdempotencyScope) async throws -> IdempotencyRecord?
+    /// Deletes every key expired at `now`; returns how many.
+    func purgeIdempotencyKeys(expiredAt now: Date) async throws -> Int
 
     // MARK: Local catalog
     func flavors() async throws -> [Flavor]

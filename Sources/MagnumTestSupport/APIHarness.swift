@@ -49,6 +49,14 @@ public struct APIHarness: Sendable {
     /// "sqlite" or "postgres".
     public let label: String
 
+    /// A harness over an already prepared store and environment (e.g. a second API process's
+    /// view of the same database).
+    public init(store: any Store, env: APIEnvironment, label: String) {
+        self.store = store
+        self.env = env
+        self.label = label
+    }
+
     /// The token table every harness uses.
     public static let tokens = TokenTableAuthenticator([
         Token.admin.rawValue: .init(userID: "admin", projectID: "admin-project", roles: ["admin"]),

@@ -106,6 +106,9 @@ struct APIOptions: ParsableArguments {
     @Option(name: .customLong("disabled-driver"), help: "A cluster driver to hide, repeatable ([drivers] disabled_drivers): its templates and clusters are refused as unsupported cluster types.")
     var disabledDrivers: [String] = []
 
+    @Option(help: "Hours an Idempotency-Key of a create request is remembered.")
+    var idempotencyTTL: Double = 24
+
     /// The user's clouds.yaml the first start installs, or nil when disabled.
     func cloudsFilePath() -> String? {
         let env = ProcessInfo.processInfo.environment
@@ -205,6 +208,7 @@ struct APIOptions: ParsableArguments {
         c.maxClustersPerProject = maxClustersPerProject
         c.maxLimit = maxLimit
         c.disabledDrivers = disabledDrivers
+        c.idempotencyTTL = max(0, idempotencyTTL) * 3600
         return c
     }
 }

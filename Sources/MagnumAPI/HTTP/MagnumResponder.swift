@@ -6,8 +6,9 @@ import MagnumCore
 import NIOCore
 
 /// The Magnum API as one Hummingbird responder: request ids, implicit `v1` prefix, token
-/// authentication, microversion negotiation, content negotiation, routing and the error body
-/// — the pipeline upstream builds from paste middleware (contract §1–§3).
+/// authentication, microversion negotiation, content negotiation, routing, `Idempotency-Key`
+/// on the create routes and the error body — the pipeline upstream builds from paste
+/// middleware (contract §1–§3).
 public struct MagnumResponder: HTTPResponder {
     public typealias Context = BasicRequestContext
 
@@ -15,6 +16,7 @@ public struct MagnumResponder: HTTPResponder {
     let routes: APIRoutes
     let catalogRoutes: CatalogRoutes
     let identityRoutes: IdentityRoutes?
+    let idempotency: IdempotencyKeys
 
     /// Largest accepted request body.
     static let maxBody = 1 << 20
@@ -25,6 +27,7 @@ public struct MagnumResponder: HTTPResponder {
         self.routes = APIRoutes(env: env)
         self.catalogRoutes = CatalogRoutes(env: env)
         self.identityRoutes = env.identity.map(IdentityRoutes.init(endpoint:))
+        self.idempotency = IdempotencyKeys(env: env)
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -141,6 +144,14 @@ public struct MagnumResponder: HTTPResponder {
             }
             var req = APIRequest(method: method, segments: rest, query: query, body: body, context: ctx, version: version, baseURL: base)
             for field in request.headers { req.headers[field.name.canonicalName] = field.value }
+            // Create routes honour `Idempotency-Key` (after authentication; policy comes next).
+            if let rule = IdempotencyKeys.createRule(method: method, segments: rest) {
+                let values = request.headers[values: IdempotencyKeys.header]
+                if !values.isEmpty {
+                    let key = try IdempotencyKeys.validate(values)
+                    return try await idempotency.respond(key: key, rule: rule, request: req, headers: headers, handler: handler)
+                }
+            }
             let out = try await handler(req)
             for (k, v) in out.headers { headers[HTTPField.Name(k)!] = v }
             if let stream = out.stream { return Self.streamed(stream, headers: headers, logger: logger) }
