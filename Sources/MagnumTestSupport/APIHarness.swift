@@ -63,10 +63,12 @@ public struct APIHarness: Sendable {
     /// every test user.
     /// `authenticator` replaces the token table (e.g. a real Keystone); `policy` replaces Core's
     /// default rule table (e.g. the production `OsloPolicy`); `identity` is served under
-    /// `/identity` (the built-in Keystone).
+    /// `/identity` (the built-in Keystone); `drivers` replaces the built-in driver registry (e.g.
+    /// with a test driver the conductor tests run).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
                             authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy(),
-                            identity: (any IdentityEndpoint)? = nil, logger: Logger? = nil) async throws -> APIHarness
+                            identity: (any IdentityEndpoint)? = nil, drivers: DriverRegistry = .builtIn,
+                            logger: Logger? = nil) async throws -> APIHarness
     {
         try await LocalCatalog.seedIfEmpty(store)
         try await store.write { session in
@@ -81,7 +83,7 @@ public struct APIHarness: Sendable {
         }()
         let catalog = LocalCatalog(store: store, projects: identity == nil ? nil : store as? any IdentityRecords)
         let env = APIEnvironment(store: store, catalog: catalog, authenticator: authenticator, certificates: certificateAuthority,
-                                 policy: policy, config: config,
+                                 policy: policy, drivers: drivers, config: config,
                                  logger: logger, identity: identity)
         return APIHarness(store: store, env: env, label: label)
     }

@@ -213,17 +213,18 @@ struct ConductorOptions: ParsableArguments {
     @Option(help: "Seconds between the conductor's liveness reports.")
     var reportInterval: Int = 10
 
-    func heartbeat(store: any Store, logger: Logger) -> ConductorHeartbeat {
-        ConductorHeartbeat(store: store, host: host, interval: .seconds(max(1, reportInterval)), logger: logger)
-    }
-
     /// The driver implementations this build runs. None yet: until drivers land the runner
     /// leases nothing and clusters stay in their `*_IN_PROGRESS` status.
     var drivers: DriverSet { .empty }
 
-    /// The conductor's operation runner over `drivers`.
-    func operationRunner(store: any Store, logger: Logger) -> OperationRunner {
-        OperationRunner(store: store, drivers: drivers, logger: logger)
+    /// The conductor's configuration from these options.
+    var configuration: MagnumConductor.Conductor.Configuration {
+        .init(host: host, reportInterval: .seconds(max(1, reportInterval)))
+    }
+
+    /// The conductor's services (heartbeat and operation runner over `drivers`).
+    func services(store: any Store, logger: Logger) -> [any Service] {
+        MagnumConductor.Conductor.services(store: store, drivers: drivers, configuration: configuration, logger: logger)
     }
 }
 
@@ -250,8 +251,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
     if let conductor {
-        services.append(conductor.heartbeat(store: store, logger: logger))
-        services.append(conductor.operationRunner(store: store, logger: logger))
+        services += conductor.services(store: store, logger: logger)
     }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
@@ -344,17 +344,8 @@ extension Magnum {
         func run() async throws {
             let logger = db.logger("magnum.conductor")
             let store = try await db.openStore(logger: logger)
-            let group = ServiceGroup(configuration: .init(
-                services: [
-                    .init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger)),
-                    .init(service: conductor.operationRunner(store: store, logger: logger)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("magnum conductor running", metadata: ["host": .string(conductor.host)])
-            let outcome: Result<Void, any Error>
-            do { outcome = .success(try await group.run()) } catch { outcome = .failure(error) }
-            try? await store.shutdown()
-            try outcome.get()
+            try await MagnumConductor.Conductor.run(store: store, drivers: conductor.drivers,
+                                                    configuration: conductor.configuration, logger: logger)
         }
     }
 
