@@ -98,24 +98,24 @@ final class ConductorFleet: @unchecked Sendable {
     }
 
     /// Sends SIGTERM to every conductor and waits for each to exit (SIGKILL after `timeout`);
-    /// returns the exit statuses by slot (nil: had to be killed).
-    func terminateAll(timeout: Duration = .seconds(15)) async -> [Int: Int32?] {
+    /// returns how each ended, by slot: `exit N`, `signal N`, or `killed after timeout`.
+    func terminateAll(timeout: Duration = .seconds(15)) async -> [Int: String] {
         let all = lock.withLock {
             defer { running.removeAll() }
             return running
         }
         for process in all.values { process.terminate() }
-        var statuses: [Int: Int32?] = [:]
+        var endings: [Int: String] = [:]
         for (slot, process) in all {
             if await Self.waitForExit(process, timeout: timeout) {
-                statuses[slot] = process.terminationReason == .exit ? process.terminationStatus : nil
+                endings[slot] = "\(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus)"
             } else {
                 deliver(SIGKILL, to: process.processIdentifier)
                 await Self.waitForExit(process, timeout: .seconds(10))
-                statuses[slot] = .some(nil)
+                endings[slot] = "killed after timeout"
             }
         }
-        return statuses
+        return endings
     }
 
     /// SIGKILLs whatever still runs (teardown, also after a failure). Synchronous on purpose.
