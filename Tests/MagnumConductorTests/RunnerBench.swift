@@ -107,7 +107,10 @@ final class RunnerBench: XCTestCase {
         try await TestDatabases.withEach { store, label in
             let clock = Clock(settleMilliseconds: 50...250)
             let driver = BenchDriver(clock: clock)
-            let h = try await APIHarness.make(store: store, label: label, drivers: DriverRegistry(drivers: DriverRegistry.builtIn.drivers + [driver.descriptor]))
+            var config = APIConfiguration()
+            config.maxClustersPerProject = 1000
+            let h = try await APIHarness.make(store: store, label: label, config: config,
+                                              drivers: DriverRegistry(drivers: DriverRegistry.builtIn.drivers + [driver.descriptor]))
             let template = try await h.createTemplate(["driver": "bench"])["uuid"]?.stringValue ?? ""
             let runner = OperationRunner(store: store, drivers: DriverSet([driver]), configuration: .init(owner: "bench"), logger: Self.logger)
             var visible: [String: ContinuousClock.Instant] = [:]
