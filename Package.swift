@@ -148,7 +148,20 @@ let package = Package(
                 "MagnumCore", "MagnumStore", "MagnumConductor", "MagnumDrivers", "MagnumTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
+        ),
+        // A test fixture, not a product: the production conductor assembly with a journaling
+        // test driver, started (and SIGKILLed) as real processes by ConductorCrashTests.
+        .executableTarget(
+            name: "magnum-test-conductor",
+            dependencies: [
+                "MagnumCore", "MagnumStore", "MagnumDrivers", "MagnumConductor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TestConductor"
         ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(

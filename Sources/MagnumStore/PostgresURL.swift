@@ -106,8 +106,9 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         return configuration
     }
 
-    /// Configuration of a pooled client.
-    func clientConfiguration() -> PostgresClient.Configuration {
+    /// Configuration of a pooled PostgresNIO client for this URL (also for test fixtures that
+    /// keep their own tables beside the store's).
+    public func clientConfiguration() -> PostgresClient.Configuration {
         let clientTLS: PostgresClient.Configuration.TLS
         switch tls {
         case .disable: clientTLS = .disable

@@ -71,7 +71,8 @@ public struct APIHarness: Sendable {
     /// every test user.
     /// `authenticator` replaces the token table (e.g. a real Keystone); `policy` replaces Core's
     /// default rule table (e.g. the production `OsloPolicy`); `identity` is served under
-    /// `/identity` (the built-in Keystone).
+    /// `/identity` (the built-in Keystone); `drivers` replaces the built-in driver registry (e.g.
+    /// with a test driver the conductor tests run).
     public static func make(store: any Store, label: String, config: APIConfiguration = APIConfiguration(),
                             authenticator: any Authenticator = tokens, policy: any PolicyEnforcer = DefaultPolicy(),
                             identity: (any IdentityEndpoint)? = nil, drivers: DriverRegistry = .builtIn,

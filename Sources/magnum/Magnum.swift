@@ -227,6 +227,9 @@ struct ConductorOptions: ParsableArguments {
     @Option(help: "Days cluster events are kept (also those of deleted clusters).")
     var eventRetentionDays: Int = 14
 
+    @Option(help: "Seconds between the conductor's looks at settled clusters (health, addresses).")
+    var monitorInterval: Int = 10
+
     /// The CADF notifier writing to `--notification-file`, or nil when it is `none`.
     func notifier(dataDir: String) -> ClusterNotifier? {
         let path = notificationFile ?? ProcessInfo.processInfo.environment["MAGNUM_NOTIFICATION_FILE"]
@@ -235,22 +238,19 @@ struct ConductorOptions: ParsableArguments {
         return ClusterNotifier(sink: JSONLinesNotificationFile(path: path), host: host)
     }
 
-    /// The purge of cluster events older than `--event-retention-days`.
-    func eventRetention(store: any Store, logger: Logger) -> ClusterEventRetention {
-        ClusterEventRetention(store: store, days: eventRetentionDays, logger: logger)
-    }
-
-    func heartbeat(store: any Store, logger: Logger) -> ConductorHeartbeat {
-        ConductorHeartbeat(store: store, host: host, interval: .seconds(max(1, reportInterval)), logger: logger)
-    }
-
     /// The driver implementations this build runs. None yet: until drivers land the runner
     /// leases nothing and clusters stay in their `*_IN_PROGRESS` status.
     var drivers: DriverSet { .empty }
 
-    /// The conductor's operation runner over `drivers`, notifying to `--notification-file`.
-    func operationRunner(store: any Store, dataDir: String, logger: Logger) -> OperationRunner {
-        OperationRunner(store: store, drivers: drivers, notifier: notifier(dataDir: dataDir), logger: logger)
+    /// The conductor's configuration from these options.
+    func configuration(dataDir: String) -> MagnumConductor.Conductor.Configuration {
+        .init(host: host, reportInterval: .seconds(max(1, reportInterval)), notifier: notifier(dataDir: dataDir),
+              eventRetentionDays: eventRetentionDays, monitorInterval: .seconds(max(1, monitorInterval)))
+    }
+
+    /// The conductor's services (heartbeat, operation runner, monitor, event retention) over `drivers`.
+    func services(store: any Store, dataDir: String, logger: Logger) -> [any Service] {
+        MagnumConductor.Conductor.services(store: store, drivers: drivers, configuration: configuration(dataDir: dataDir), logger: logger)
     }
 }
 
@@ -277,9 +277,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
     if let conductor {
-        services.append(conductor.heartbeat(store: store, logger: logger))
-        services.append(conductor.operationRunner(store: store, dataDir: db.dataDir, logger: logger))
-        services.append(conductor.eventRetention(store: store, logger: logger))
+        services += conductor.services(store: store, dataDir: db.dataDir, logger: logger)
     }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
@@ -372,18 +370,8 @@ extension Magnum {
         func run() async throws {
             let logger = db.logger("magnum.conductor")
             let store = try await db.openStore(logger: logger)
-            let group = ServiceGroup(configuration: .init(
-                services: [
-                    .init(service: store), .init(service: conductor.heartbeat(store: store, logger: logger)),
-                    .init(service: conductor.operationRunner(store: store, dataDir: db.dataDir, logger: logger)),
-                    .init(service: conductor.eventRetention(store: store, logger: logger)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("magnum conductor running", metadata: ["host": .string(conductor.host)])
-            let outcome: Result<Void, any Error>
-            do { outcome = .success(try await group.run()) } catch { outcome = .failure(error) }
-            try? await store.shutdown()
-            try outcome.get()
+            try await MagnumConductor.Conductor.run(store: store, drivers: conductor.drivers,
+                                                    configuration: conductor.configuration(dataDir: db.dataDir), logger: logger)
         }
     }
 
