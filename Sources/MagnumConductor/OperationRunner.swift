@@ -249,7 +249,7 @@ public struct OperationRunner: Service {
     }
 
     /// The error of an operation a later delete request made moot.
-    static let superseded = "Superseded by a request to delete the cluster."
+    public static let superseded = "Superseded by a request to delete the cluster."
 
     /// When a create must have settled: `create_timeout` minutes after it was accepted (0 or
     /// none: no limit).

@@ -211,11 +211,11 @@ struct FixtureTables: Sendable {
     }
 
     /// Every operation row (all clusters, deleted ones included).
-    func operations() async throws -> [(uuid: String, kind: String, cluster: String, state: String, attempts: Int)] {
-        let rows = try await client.query("SELECT uuid, kind, resource_uuid, state, attempts FROM operation ORDER BY id", logger: logger)
-        var out: [(uuid: String, kind: String, cluster: String, state: String, attempts: Int)] = []
-        for try await (uuid, kind, cluster, state, attempts) in rows.decode((String, String, String, String, Int).self) {
-            out.append((uuid, kind, cluster, state, attempts))
+    func operations() async throws -> [(uuid: String, kind: String, cluster: String, state: String, attempts: Int, error: String?)] {
+        let rows = try await client.query("SELECT uuid, kind, resource_uuid, state, attempts, last_error FROM operation ORDER BY id", logger: logger)
+        var out: [(uuid: String, kind: String, cluster: String, state: String, attempts: Int, error: String?)] = []
+        for try await (uuid, kind, cluster, state, attempts, error) in rows.decode((String, String, String, String, Int, String?).self) {
+            out.append((uuid, kind, cluster, state, attempts, error))
         }
         return out
     }
