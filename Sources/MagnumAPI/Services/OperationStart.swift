@@ -7,10 +7,10 @@ import MagnumStore
 /// An operation the cluster's driver does not support is refused with 400 before anything is
 /// written.
 enum OperationStart {
-    /// Checks the cluster's driver supports `kind`, saves `cluster` with `status`, inserts the
-    /// operation and returns the saved cluster.
+    /// Checks the cluster's driver supports `kind`, saves `cluster` with `status` (nil leaves
+    /// its status and reason as they are), inserts the operation and its `operation.accepted`
+    /// event, and returns the saved cluster.
     @discardableResult
-    /// A nil `status` leaves the cluster's status and reason as they are.
     static func record(_ session: any StoreSession, _ env: APIEnvironment, cluster: Cluster, status: ClusterStatus? = .updateInProgress,
                        kind: ClusterOperation.Kind, nodegroup: NodeGroup? = nil, parameters: [String: JSON] = [:],
                        _ ctx: RequestContext) async throws -> Cluster
