@@ -97,7 +97,7 @@ public struct ClusterMonitor: Service {
         try await session.operations(resourceUUID: clusterUUID).contains { $0.state == .pending || $0.state == .running }
     }
 
-    /// Writes health, addresses and versions when they changed and no operation started
+    /// Writes health, addresses, versions and the driver's handle when they changed and no operation started
     /// meanwhile; true when something was written.
     func write(_ observation: ClusterObservation, of clusterUUID: String) async throws -> Bool {
         try await store.write { session in
@@ -105,11 +105,7 @@ public struct ClusterMonitor: Service {
                   var cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first
             else { return false }
             let before = cluster
-            if let v = observation.health { cluster.healthStatus = v }
-            if let v = observation.healthReason { cluster.healthStatusReason = v }
-            if let v = observation.apiAddress { cluster.apiAddress = v }
-            if let v = observation.coeVersion { cluster.coeVersion = v }
-            if let v = observation.containerVersion { cluster.containerVersion = v }
+            observation.applyDetails(to: &cluster)
             var changed = false
             if cluster != before {
                 _ = try await session.update(cluster)

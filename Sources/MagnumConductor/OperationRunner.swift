@@ -231,17 +231,16 @@ public struct OperationRunner: Service {
         let deadline = Self.deadline(of: operation, spec)
         var observation = try await driver.observe(spec, context: context)
         while !observation.isSettled {
-            if operation.kind != .clusterDelete, try await deleteIsWaiting(behind: operation) {
+            if let deadline, clock() >= deadline {
+                throw MagnumError(.internal, "Cluster creation did not complete within \(spec.cluster.createTimeout ?? 0) minutes (create_timeout).")
+            }
+            guard try await record(observation, of: operation, spec) else {
                 // The user deleted the cluster meanwhile: stop waiting for this operation and
                 // let the delete (next in the cluster's queue) tear down whatever exists.
                 try await finish(operation, state: .failed, error: Self.superseded) { _ in [] }
                 log.info("operation superseded by a delete request")
                 return
             }
-            if let deadline, clock() >= deadline {
-                throw MagnumError(.internal, "Cluster creation did not complete within \(spec.cluster.createTimeout ?? 0) minutes (create_timeout).")
-            }
-            try await record(observation, of: operation, spec)
             try await Task.sleep(for: configuration.observeInterval)
             observation = try await driver.observe(try await loadSpec(operation) ?? spec, context: context)
         }
@@ -257,12 +256,6 @@ public struct OperationRunner: Service {
         guard operation.kind == .clusterCreate, let created = operation.createdAt else { return nil }
         let minutes = operation.parameters["create_timeout"]?.intValue ?? spec.cluster.createTimeout ?? 0
         return minutes > 0 ? created + TimeInterval(minutes * 60) : nil
-    }
-
-    /// True when a delete of the operation's cluster is queued behind it.
-    func deleteIsWaiting(behind operation: ClusterOperation) async throws -> Bool {
-        let queued = try await store.read { try await $0.operations(resourceUUID: operation.resourceUUID) }
-        return queued.contains { $0.kind == .clusterDelete && $0.state == .pending }
     }
 
     /// Calls the driver's step for the operation's kind.
@@ -323,15 +316,22 @@ public struct OperationRunner: Service {
         }
     }
 
-    /// Writes an in-progress observation (only what changed), checking the lease is still held.
-    func record(_ observation: ClusterObservation, of operation: ClusterOperation, _ spec: ClusterSpec) async throws {
+    /// Writes an in-progress observation (only what changed), checking the lease is still held;
+    /// false, writing nothing, when a delete of the cluster is queued behind the operation.
+    func record(_ observation: ClusterObservation, of operation: ClusterOperation, _ spec: ClusterSpec) async throws -> Bool {
         let owner = configuration.owner
         let lease = configuration.leaseDuration
-        try await store.write { session in
+        return try await store.write { session in
             guard try await session.renewLease(operationUUID: operation.uuid, owner: owner, until: Date() + lease.timeInterval) else {
                 throw LeaseLost()
             }
+            if operation.kind != .clusterDelete,
+               try await session.operations(resourceUUID: operation.resourceUUID).contains(where: { $0.kind == .clusterDelete && $0.state == .pending })
+            {
+                return false
+            }
             for event in try await Self.apply(observation, of: operation, session) { _ = try await session.append(event) }
+            return true
         }
     }
 
@@ -411,12 +411,7 @@ public struct OperationRunner: Service {
             cluster.status = observation.status
             cluster.statusReason = observation.statusReason
         }
-        if let v = observation.stackID { cluster.stackID = v }
-        if let v = observation.apiAddress { cluster.apiAddress = v }
-        if let v = observation.coeVersion { cluster.coeVersion = v }
-        if let v = observation.containerVersion { cluster.containerVersion = v }
-        if let v = observation.health { cluster.healthStatus = v }
-        if let v = observation.healthReason { cluster.healthStatusReason = v }
+        observation.applyDetails(to: &cluster)
         if cluster != before { _ = try await session.update(cluster) }
         if let e = OperationEvents.statusChange(of: operation, from: before, to: cluster) { events.append(e) }
         for var ng in try await session.nodegroups(clusterUUID: clusterUUID, role: nil, sort: SortOrder()) {

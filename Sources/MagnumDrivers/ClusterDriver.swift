@@ -106,6 +106,17 @@ public struct ClusterObservation: Sendable, Hashable {
         self.nodegroups = nodegroups
     }
 
+    /// Copies what was observed besides the status — handle, endpoint, versions, health — into
+    /// `cluster`; fields not observed are left as they are.
+    public func applyDetails(to cluster: inout Cluster) {
+        if let v = stackID { cluster.stackID = v }
+        if let v = apiAddress { cluster.apiAddress = v }
+        if let v = coeVersion { cluster.coeVersion = v }
+        if let v = containerVersion { cluster.containerVersion = v }
+        if let v = health { cluster.healthStatus = v }
+        if let v = healthReason { cluster.healthStatusReason = v }
+    }
+
     /// True when the cluster is no longer in an `*_IN_PROGRESS` state.
     public var isSettled: Bool { !status.rawValue.hasSuffix("_IN_PROGRESS") }
 }
