@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         .target(
@@ -74,6 +76,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "LocalSwarmDriver",
+            dependencies: [
+                "MagnumCore",
+                "MagnumDrivers",
+                "MagnumPKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "MagnumConductor",
             dependencies: [
                 "MagnumCore",
@@ -105,6 +121,7 @@ let package = Package(
                 "MagnumConductor",
                 "MagnumDrivers",
                 "MagnumPKI",
+                "LocalSwarmDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,6 +179,13 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestConductor"
+        ),
+        .testTarget(
+            name: "LocalSwarmDriverTests",
+            dependencies: [
+                "MagnumCore", "MagnumDrivers", "MagnumPKI", "LocalSwarmDriver",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),
         .testTarget(

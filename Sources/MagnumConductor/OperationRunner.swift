@@ -304,7 +304,8 @@ public struct OperationRunner: Service {
 
     // MARK: - Writing outcomes
 
-    /// The cluster, its template and nodegroups as recorded; nil when the cluster is gone.
+    /// The cluster, its template, nodegroups, certificates and the catalog's flavors as
+    /// recorded; nil when the cluster is gone.
     func loadSpec(_ operation: ClusterOperation) async throws -> ClusterSpec? {
         try await store.read { session in
             guard let cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return nil }
@@ -312,7 +313,9 @@ public struct OperationRunner: Service {
                 throw MagnumError(.notFound, "ClusterTemplate \(cluster.clusterTemplateID) could not be found.")
             }
             let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
-            return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups)
+            return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups,
+                               certificates: try await session.certificates(clusterUUID: cluster.uuid),
+                               flavors: try await session.flavors())
         }
     }
 

@@ -32,12 +32,31 @@ public struct ClusterSpec: Sendable, Hashable {
     public var template: ClusterTemplate
     /// Every nodegroup of the cluster (masters and workers, default and extra).
     public var nodegroups: [NodeGroup]
+    /// The cluster's stored certificates (its CAs and Magnum's client certificate, keys sealed),
+    /// as the conductor loaded them for an operation's step; empty when observing.
+    public var certificates: [ClusterCertificate]
+    /// The flavors of the catalog, for sizing nodes; empty when observing.
+    public var flavors: [Flavor]
 
     /// Creates a spec.
-    public init(cluster: Cluster, template: ClusterTemplate, nodegroups: [NodeGroup]) {
+    public init(cluster: Cluster, template: ClusterTemplate, nodegroups: [NodeGroup],
+                certificates: [ClusterCertificate] = [], flavors: [Flavor] = []) {
         self.cluster = cluster
         self.template = template
         self.nodegroups = nodegroups
+        self.certificates = certificates
+        self.flavors = flavors
+    }
+
+    /// The stored certificate of `kind`, if the cluster has one.
+    public func certificate(_ kind: CertificateKind) -> ClusterCertificate? { certificates.first { $0.kind == kind } }
+
+    /// The flavor a nodegroup's nodes are sized by (its own, else the template's master or node
+    /// flavor), matched by ID or name; nil when unknown.
+    public func flavor(of nodegroup: NodeGroup) -> Flavor? {
+        let ident = nodegroup.flavorID ?? (nodegroup.isMaster ? template.masterFlavorID : template.flavorID)
+        guard let ident else { return nil }
+        return flavors.first { $0.id == ident } ?? flavors.first { $0.name == ident }
     }
 
     /// The nodegroup with `uuid`, if the cluster has it.

@@ -94,6 +94,46 @@ public struct ClusterPKI: Sendable {
         return IssuedCertificate(certificatePEM: try Self.pem(certificate) + "\n", privateKeyPEM: key.pkcs8PEM)
     }
 
+    /// Issues a node's server certificate under `ca` (a daemon's TLS endpoint): CN `commonName`,
+    /// subjectAltName with `ipAddresses` and `dnsNames`, keyUsage digitalSignature+keyEncipherment
+    /// (critical), extendedKeyUsage serverAuth, basicConstraints CA:FALSE (critical),
+    /// subjectKeyIdentifier, authorityKeyIdentifier.
+    public func issueServerCertificate(signedBy ca: IssuedCertificate, commonName: String,
+                                       ipAddresses: [String], dnsNames: [String]) throws -> IssuedCertificate {
+        try configuration.validate()
+        let authority = try SigningAuthority(ca)
+        let key = try GeneratedKey(configuration.keyType)
+        let subject = try DistinguishedName { CommonName(commonName) }
+        var names: [GeneralName] = dnsNames.map { .dnsName($0) }
+        for address in ipAddresses {
+            guard let octets = Self.ipv4Octets(address) else {
+                throw MagnumError(.internal, "\(address) is not an IPv4 address.")
+            }
+            names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(octets))))
+        }
+        let extensions = try Certificate.Extensions {
+            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+            try ExtendedKeyUsage([.serverAuth])
+            Critical(BasicConstraints.notCertificateAuthority)
+            SubjectAlternativeNames(names)
+            SubjectKeyIdentifier(hash: key.privateKey.publicKey)
+            AuthorityKeyIdentifier(keyIdentifier: authority.keyIdentifier)
+        }
+        let certificate = try makeCertificate(
+            publicKey: key.privateKey.publicKey, subject: subject, issuer: authority.certificate.subject,
+            extensions: extensions, issuerKey: authority.privateKey
+        )
+        return IssuedCertificate(certificatePEM: try Self.pem(certificate) + "\n", privateKeyPEM: key.pkcs8PEM)
+    }
+
+    /// The four octets of a dotted IPv4 address, or nil.
+    static func ipv4Octets(_ address: String) -> [UInt8]? {
+        let parts = address.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        let octets = parts.compactMap { UInt8($0) }
+        return octets.count == 4 ? octets : nil
+    }
+
     /// A v3 certificate valid from now − 1 day to now + `validityDays`, with a random 128-bit
     /// serial, signed with SHA-256 by `issuerKey`.
     func makeCertificate(

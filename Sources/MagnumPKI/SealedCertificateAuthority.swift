@@ -41,4 +41,12 @@ public struct SealedCertificateAuthority: CertificateAuthority {
         IssuedCertificate(certificatePEM: stored.certificatePEM,
                           privateKeyPEM: try vault.open(stored.sealedPrivateKey, context: Self.context(stored.clusterUUID, stored.kind)))
     }
+
+    /// A server certificate for a node of the cluster, signed by the stored CA `authority`;
+    /// returned in clear for the node that presents it.
+    public func issueServerCertificate(signedBy authority: ClusterCertificate, commonName: String,
+                                       ipAddresses: [String], dnsNames: [String]) throws -> IssuedCertificate {
+        try pki.issueServerCertificate(signedBy: open(authority), commonName: commonName,
+                                       ipAddresses: ipAddresses, dnsNames: dnsNames)
+    }
 }

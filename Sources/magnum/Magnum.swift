@@ -1,4 +1,5 @@
 import ArgumentParser
+import LocalSwarmDriver
 import Foundation
 import Hummingbird
 import Logging
@@ -82,18 +83,6 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Where the built-in identity's first start also installs its clouds.yaml so that OS_CLOUD=magnum-admin works (never over a file Magnum did not write); `none` to skip. Default: ~/.config/openstack/clouds.yaml. Also MAGNUM_CLOUDS_FILE.")
     var cloudsFile: String?
 
-    @Option(help: "File holding the key-encryption key that seals clusters' private keys (base64 of 32 bytes; created with mode 0600 on first start). Default: DATA_DIR/key-encryption.key. Also MAGNUM_KEY_FILE.")
-    var keyFile: String?
-
-    @Option(help: "Key type of the clusters' CAs and certificates: rsa2048, rsa3072, rsa4096 or ecdsa-p256 ([x509] rsa_key_size).")
-    var certificateKeyType: String = "rsa2048"
-
-    @Option(help: "Days issued certificates are valid ([x509] term_of_validity).")
-    var certificateValidityDays: Int = 1825
-
-    @Flag(help: "Let CSRs request CA:TRUE ([x509] allow_ca).")
-    var allowCA: Bool = false
-
     @Option(help: "Refuse system-scoped tokens on Magnum's project-scoped API rules ([oslo_policy] enforce_scope). Also MAGNUM_ENFORCE_SCOPE.")
     var enforceScope: Bool = ProcessInfo.processInfo.environment["MAGNUM_ENFORCE_SCOPE"].map { !["0", "false", "no", "off"].contains($0.lowercased()) } ?? true
 
@@ -118,31 +107,6 @@ struct APIOptions: ParsableArguments {
         // $HOME first, as the openstack client does (Foundation's tilde expansion ignores it).
         let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
-    }
-
-    /// The certificate authority: ClusterPKI with the configured key type and validity, keys
-    /// sealed under the key-encryption key (`MAGNUM_KEY_ENCRYPTION_KEY` as base64, else the key
-    /// file, created on first start).
-    func certificateAuthority(dataDir: String) throws -> SealedCertificateAuthority {
-        let keyType: PKIConfiguration.KeyType
-        switch certificateKeyType {
-        case "rsa2048": keyType = .rsa(bits: 2048)
-        case "rsa3072": keyType = .rsa(bits: 3072)
-        case "rsa4096": keyType = .rsa(bits: 4096)
-        case "ecdsa-p256": keyType = .ecdsaP256
-        default: throw ValidationError("--certificate-key-type must be rsa2048, rsa3072, rsa4096 or ecdsa-p256")
-        }
-        let configuration = PKIConfiguration(keyType: keyType, validityDays: certificateValidityDays, allowCA: allowCA)
-        try configuration.validate()
-        let env = ProcessInfo.processInfo.environment
-        let vault: KeyVault
-        if let key = env["MAGNUM_KEY_ENCRYPTION_KEY"], !key.isEmpty {
-            vault = try KeyVault(base64Key: key)
-        } else {
-            let path = keyFile ?? env["MAGNUM_KEY_FILE"] ?? (dataDir as NSString).appendingPathComponent("key-encryption.key")
-            vault = try KeyVault.loadOrCreate(keyFile: path)
-        }
-        return SealedCertificateAuthority(pki: ClusterPKI(configuration: configuration), vault: vault)
     }
 
     func hostPort() throws -> (String, Int) {
@@ -213,6 +177,47 @@ struct APIOptions: ParsableArguments {
     }
 }
 
+/// Options of the clusters' certificates, shared by the API (which issues and signs) and the
+/// conductor (whose drivers issue node certificates and present Magnum's client certificate).
+struct PKIOptions: ParsableArguments {
+    @Option(help: "File holding the key-encryption key that seals clusters' private keys (base64 of 32 bytes; created with mode 0600 on first start). Default: DATA_DIR/key-encryption.key. Also MAGNUM_KEY_FILE.")
+    var keyFile: String?
+
+    @Option(help: "Key type of the clusters' CAs and certificates: rsa2048, rsa3072, rsa4096 or ecdsa-p256 ([x509] rsa_key_size).")
+    var certificateKeyType: String = "rsa2048"
+
+    @Option(help: "Days issued certificates are valid ([x509] term_of_validity).")
+    var certificateValidityDays: Int = 1825
+
+    @Flag(help: "Let CSRs request CA:TRUE ([x509] allow_ca).")
+    var allowCA: Bool = false
+
+    /// The certificate authority: ClusterPKI with the configured key type and validity, keys
+    /// sealed under the key-encryption key (`MAGNUM_KEY_ENCRYPTION_KEY` as base64, else the key
+    /// file, created on first start).
+    func certificateAuthority(dataDir: String) throws -> SealedCertificateAuthority {
+        let keyType: PKIConfiguration.KeyType
+        switch certificateKeyType {
+        case "rsa2048": keyType = .rsa(bits: 2048)
+        case "rsa3072": keyType = .rsa(bits: 3072)
+        case "rsa4096": keyType = .rsa(bits: 4096)
+        case "ecdsa-p256": keyType = .ecdsaP256
+        default: throw ValidationError("--certificate-key-type must be rsa2048, rsa3072, rsa4096 or ecdsa-p256")
+        }
+        let configuration = PKIConfiguration(keyType: keyType, validityDays: certificateValidityDays, allowCA: allowCA)
+        try configuration.validate()
+        let env = ProcessInfo.processInfo.environment
+        let vault: KeyVault
+        if let key = env["MAGNUM_KEY_ENCRYPTION_KEY"], !key.isEmpty {
+            vault = try KeyVault(base64Key: key)
+        } else {
+            let path = keyFile ?? env["MAGNUM_KEY_FILE"] ?? (dataDir as NSString).appendingPathComponent("key-encryption.key")
+            vault = try KeyVault.loadOrCreate(keyFile: path)
+        }
+        return SealedCertificateAuthority(pki: ClusterPKI(configuration: configuration), vault: vault)
+    }
+}
+
 /// Options of the conductor.
 struct ConductorOptions: ParsableArguments {
     @Option(help: "Host name this conductor reports in /v1/mservices ([DEFAULT] host). Default: the machine's host name.")
@@ -238,9 +243,28 @@ struct ConductorOptions: ParsableArguments {
         return ClusterNotifier(sink: JSONLinesNotificationFile(path: path), host: host)
     }
 
-    /// The driver implementations this build runs. None yet: until drivers land the runner
-    /// leases nothing and clusters stay in their `*_IN_PROGRESS` status.
-    var drivers: DriverSet { .empty }
+    @Option(help: "Directory of the local_swarm driver's clusters (node data, certificates, persisted layout). Default: DATA_DIR/local-swarm. Also MAGNUM_LOCAL_SWARM_DIR.")
+    var localSwarmDir: String?
+
+    @Option(help: "Cluster indexes K (subnets 198.18.K.0/24, bridges mswK) the local_swarm driver may use, FIRST-LAST.")
+    var localSwarmIndexes: String = "1-250"
+
+    /// The driver implementations this build runs: the local Swarm-mode driver.
+    func drivers(dataDir: String, authority: SealedCertificateAuthority) throws -> DriverSet {
+        let bounds = localSwarmIndexes.split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] <= 250 else {
+            throw ValidationError("--local-swarm-indexes must be FIRST-LAST within 1-250")
+        }
+        let directory = localSwarmDir ?? ProcessInfo.processInfo.environment["MAGNUM_LOCAL_SWARM_DIR"]
+            ?? (dataDir as NSString).appendingPathComponent("local-swarm")
+        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        guard absolute.allSatisfy({ $0.isLetter || $0.isNumber || "/._-".contains($0) }) else {
+            throw ValidationError("the local_swarm directory may hold only letters, digits and / . _ - (it is passed to node daemons): \(absolute)")
+        }
+        let local = LocalSwarmDriver(configuration: .init(stateDirectory: (absolute as NSString).standardizingPath,
+                                                          clusterIndexes: bounds[0]...bounds[1]), authority: authority)
+        return DriverSet([local])
+    }
 
     /// The conductor's configuration from these options.
     func configuration(dataDir: String) -> MagnumConductor.Conductor.Configuration {
@@ -249,16 +273,18 @@ struct ConductorOptions: ParsableArguments {
     }
 
     /// The conductor's services (heartbeat, operation runner, monitor, event retention) over `drivers`.
-    func services(store: any Store, dataDir: String, logger: Logger) -> [any Service] {
-        MagnumConductor.Conductor.services(store: store, drivers: drivers, configuration: configuration(dataDir: dataDir), logger: logger)
+    func services(store: any Store, dataDir: String, authority: SealedCertificateAuthority, logger: Logger) throws -> [any Service] {
+        MagnumConductor.Conductor.services(store: store, drivers: try drivers(dataDir: dataDir, authority: authority),
+                                           configuration: configuration(dataDir: dataDir), logger: logger)
     }
 }
 
 /// Runs the API (and, for the all-in-one, the conductor) with its database in one `ServiceGroup`.
 /// The identity is a real Keystone (`--keystone-url`), a token table (`--token-table`), or else
 /// the built-in identity served at `/identity/v3`.
-func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, label: String) async throws {
+func runAPI(db: DatabaseOptions, api: APIOptions, pki: PKIOptions, conductor: ConductorOptions?, label: String) async throws {
     let logger = db.logger(label)
+    let authority = try pki.certificateAuthority(dataDir: db.dataDir)
     let store = try await db.openStore(logger: logger)
     let policy = try api.policy()
     let (host, port) = try api.hostPort()
@@ -271,13 +297,13 @@ func runAPI(db: DatabaseOptions, api: APIOptions, conductor: ConductorOptions?, 
     let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
     let authURI = keystone != nil ? (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]) : "\(publicURL)/identity/v3"
     let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
-                             authenticator: authenticator, certificates: try api.certificateAuthority(dataDir: db.dataDir),
+                             authenticator: authenticator, certificates: authority,
                              policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
     // The Keystone authenticator's HTTP client lives as long as the group.
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
     if let conductor {
-        services += conductor.services(store: store, dataDir: db.dataDir, logger: logger)
+        services += try conductor.services(store: store, dataDir: db.dataDir, authority: authority, logger: logger)
     }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
@@ -342,10 +368,11 @@ extension Magnum {
         static let configuration = CommandConfiguration(abstract: "Run the all-in-one Magnum (API on embedded SQLite by default).")
         @OptionGroup var db: DatabaseOptions
         @OptionGroup var api: APIOptions
+        @OptionGroup var pki: PKIOptions
         @OptionGroup var conductor: ConductorOptions
 
         func run() async throws {
-            try await runAPI(db: db, api: api, conductor: conductor, label: "magnum.serve")
+            try await runAPI(db: db, api: api, pki: pki, conductor: conductor, label: "magnum.serve")
         }
     }
 
@@ -354,9 +381,10 @@ extension Magnum {
         static let configuration = CommandConfiguration(commandName: "api", abstract: "Run the Magnum API service.")
         @OptionGroup var db: DatabaseOptions
         @OptionGroup var api: APIOptions
+        @OptionGroup var pki: PKIOptions
 
         func run() async throws {
-            try await runAPI(db: db, api: api, conductor: nil, label: "magnum.api")
+            try await runAPI(db: db, api: api, pki: pki, conductor: nil, label: "magnum.api")
         }
     }
 
@@ -365,12 +393,14 @@ extension Magnum {
     struct Conductor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the Magnum conductor.")
         @OptionGroup var db: DatabaseOptions
+        @OptionGroup var pki: PKIOptions
         @OptionGroup var conductor: ConductorOptions
 
         func run() async throws {
             let logger = db.logger("magnum.conductor")
+            let drivers = try conductor.drivers(dataDir: db.dataDir, authority: try pki.certificateAuthority(dataDir: db.dataDir))
             let store = try await db.openStore(logger: logger)
-            try await MagnumConductor.Conductor.run(store: store, drivers: conductor.drivers,
+            try await MagnumConductor.Conductor.run(store: store, drivers: drivers,
                                                     configuration: conductor.configuration(dataDir: db.dataDir), logger: logger)
         }
     }
