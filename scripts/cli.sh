@@ -53,12 +53,15 @@ os_fails() {
     grep -qiE "$pattern" "$WORK/out" "$WORK/err" \
         || fail "openstack $* (as $cloud) exited $rc; its output '$(cat "$WORK/out" "$WORK/err")' does not match '$pattern'"
 }
+# os_quiet CLOUD ARGS… — one `openstack` command whose failure is the caller's to judge.
+os_quiet() { local cloud=$1; shift; OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS_CLOUD="$cloud" "$OSBIN/openstack" "$@"; }
 # field JSON EXPR — a value from JSON on stdin.
 field() { "$OSBIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
 # set_cluster_state NAME STATUS API_ADDRESS — what a driver reports through the conductor, written
-# straight into the server's SQLite database (the conductor's runner and drivers are not there yet).
+# straight into the server's SQLite database (for a Kubernetes cluster, which no driver of the
+# all-in-one builds yet).
 set_cluster_state() {
     "$OSBIN/python" - "$WORK/data/magnum.sqlite" "$1" "$2" "$3" <<'PY'
 import sqlite3, sys
@@ -112,19 +115,31 @@ assert b"BEGIN CERTIFICATE" in base64.b64decode(user["client-certificate-data"])
 assert b"PRIVATE KEY" in base64.b64decode(user["client-key-data"])
 PY
 
-    # A Swarm-mode cluster's configuration is a Docker environment over TLS.
+    # A Swarm-mode cluster, built for real by the local driver: its configuration is a Docker
+    # environment over TLS that the docker client uses as it is.
     os "$member" coe cluster template create cli-swarm-ct --coe swarm-mode --image local-swarm \
         --external-network public --flavor local.small --master-flavor local.small --server-type vm >/dev/null
     os "$member" coe cluster create cli-swarm --cluster-template cli-swarm-ct --node-count 1 >/dev/null
-    set_cluster_state cli-swarm CREATE_COMPLETE "tcp://198.18.0.2:2376" || fail "could not mark cli-swarm complete"
+    for _ in $(seq 1 240); do
+        status="$(os "$member" coe cluster show cli-swarm -f value -c status)"
+        [[ "$status" == *_IN_PROGRESS ]] || break
+        sleep 0.5
+    done
+    expect_eq "$status" CREATE_COMPLETE "cli-swarm created by the local driver"
+    api="$(os "$member" coe cluster show cli-swarm -f value -c api_address)"
+    [[ "$api" =~ ^tcp://198\.18\.[0-9]+\.10:2376$ ]] || fail "cli-swarm api_address: $api"
     mkdir -p "$dir/swarm"
     (cd "$dir" && os "$member" coe cluster config cli-swarm --dir "$dir/swarm" --output-certs) > "$dir/swarm.out"
-    grep -q "export DOCKER_HOST=tcp://198.18.0.2:2376" "$dir/swarm.out" || fail "swarm config: $(cat "$dir/swarm.out")"
+    grep -q "export DOCKER_HOST=$api" "$dir/swarm.out" || fail "swarm config: $(cat "$dir/swarm.out")"
     grep -q "export DOCKER_CERT_PATH=$dir/swarm" "$dir/swarm.out" || fail "swarm config: $(cat "$dir/swarm.out")"
     grep -qi "export DOCKER_TLS_VERIFY=" "$dir/swarm.out" || fail "swarm config: $(cat "$dir/swarm.out")"
     for f in ca.pem cert.pem key.pem; do [[ -s "$dir/swarm/$f" ]] || fail "swarm config wrote no $f"; done
     openssl verify -CAfile "$dir/swarm/ca.pem" "$dir/swarm/cert.pem" >/dev/null 2>&1 || fail "swarm config: cert.pem does not verify against ca.pem"
+    expect_eq "$(DOCKER_HOST="$api" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$dir/swarm" docker node ls --format '{{.Status}}' | tr '\n' ' ')" \
+        "Ready Ready " "docker node ls with the files of coe cluster config"
     os "$member" coe cluster delete cli-swarm >/dev/null
+    for _ in $(seq 1 120); do os_quiet "$member" coe cluster show cli-swarm >/dev/null 2>&1 || break; sleep 0.5; done
+    os_quiet "$member" coe cluster show cli-swarm >/dev/null 2>&1 && fail "cli-swarm was not deleted"
 
     os "$member" coe ca rotate cli-cluster >/dev/null
     expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" UPDATE_IN_PROGRESS "status after CA rotation"
@@ -188,8 +203,8 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     grep -qE "$member_project.*Cluster.*\b7\b" "$WORK/quotas.out" || fail "quota list: $(cat "$WORK/quotas.out")"
     os_fails "$member" "not allowed|forbidden|403" coe quotas create --project-id "$member_project" --resource Cluster --hard-limit 50
     os "$member" coe stats list "$member_project" > "$WORK/stats.out"
-    # cli-cluster and cli-swarm (still DELETE_IN_PROGRESS: no driver removes it yet).
-    grep -qE "clusters.*\b2\b" "$WORK/stats.out" || fail "stats list: $(cat "$WORK/stats.out")"
+    # cli-cluster (no driver builds Kubernetes clusters yet); cli-swarm was built and deleted.
+    grep -qE "clusters.*\b1\b" "$WORK/stats.out" || fail "stats list: $(cat "$WORK/stats.out")"
     os "$admin" coe service list -f json | field "[(s['binary'], s['state']) for s in d]" | grep -q "('magnum-conductor', 'up')" \
         || fail "service list has no live conductor"
     os_fails "$member" "not allowed|forbidden|403" coe service list

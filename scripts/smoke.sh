@@ -50,6 +50,12 @@ run_against() {
     expect DELETE "/v1/clusters/$uuid" 204 >/dev/null
     expect GET "/v1/clusters/$uuid" 200 | grep -q '"status": "DELETE_IN_PROGRESS"' || fail "delete status"
     expect DELETE /v1/clustertemplates/smoke-ct 400 | grep -q 'is referenced by one or multiple clusters' || fail "in-use template delete"
+    # The local driver builds the cluster for real: wait until its delete has torn it down.
+    for _ in $(seq 1 120); do
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: smoke-token" "http://127.0.0.1:$PORT/v1/clusters/$uuid")" == 404 ]] && break
+        sleep 0.5
+    done
+    expect GET "/v1/clusters/$uuid" 404 >/dev/null
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
     echo "smoke: $label ok"
 }

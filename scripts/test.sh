@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: starts a real PostgreSQL (installed from Debian packages when missing)
-# and a real Keystone (scripts/keystone.sh: keystone 30.0.0 from PyPI in a venv), runs the
-# end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every XCTest
-# suite against both databases (the Keystone tests against the real Keystone), then the
+# and a real Keystone (scripts/keystone.sh: keystone 30.0.0 from PyPI in a venv), installs the
+# local driver's prerequisites (scripts/local-swarm.sh prepare: docker.io, busybox-static), runs
+# the end-to-end smoke test of the `magnum` executable on SQLite and PostgreSQL, then every
+# XCTest suite against both databases (the Keystone tests against the real Keystone), then the
 # compatibility runs: the real `openstack coe` client (scripts/cli.sh) and the
-# magnum-tempest-plugin API tests (scripts/tempest.sh).
+# magnum-tempest-plugin API tests (scripts/tempest.sh), and the local Swarm-mode clusters end
+# to end (scripts/local-swarm-e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,8 @@ fi
 MAGNUM_TEST_DATABASE_URL="$(scripts/postgres.sh start | tail -n 1)"
 export MAGNUM_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${MAGNUM_TEST_DATABASE_URL%%@*}@…"
+
+scripts/local-swarm.sh prepare
 
 MAGNUM_TEST_KEYSTONE_URL="$(scripts/keystone.sh start | tail -n 1)"
 export MAGNUM_TEST_KEYSTONE_URL
@@ -41,5 +45,6 @@ echo "test.sh: XCTest: $((total - ${skipped:-0})) passed, ${skipped:-0} skipped,
 scripts/cli.sh keystone .build/debug/magnum
 scripts/cli.sh builtin .build/debug/magnum
 scripts/tempest.sh .build/debug/magnum
+scripts/local-swarm-e2e.sh .build/debug/magnum
 
-echo "$((total - ${skipped:-0})) passed, ${skipped:-0} skipped, 0 failed (XCTest); openstack coe scenario passed in Keystone and built-in mode; magnum-tempest-plugin 28 + 28 passed"
+echo "$((total - ${skipped:-0})) passed, ${skipped:-0} skipped, 0 failed (XCTest); openstack coe scenario passed in Keystone and built-in mode; magnum-tempest-plugin 28 + 28 passed; local Swarm-mode clusters end to end passed"

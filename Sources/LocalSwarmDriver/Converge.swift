@@ -50,9 +50,11 @@ extension LocalSwarmDriver {
     /// recorded `node_count`; 0 while it is being deleted) running nodes, removing `remove`
     /// (node names, addresses or Swarm node IDs) first and then the newest nodes; new nodes are
     /// started, joined, labelled and given the test image; nodes whose daemon died are started
-    /// again; it returns when every node is Ready. Idempotent: a re-run after a crash finishes
+    /// again — or, with `replaceFailed` (a repair), workers whose daemon died are replaced by new
+    /// nodes; it returns when every node is Ready. Idempotent: a re-run after a crash finishes
     /// what the first began, including interrupted removals.
-    func converge(_ spec: ClusterSpec, counts: [String: Int] = [:], remove: [String] = [], context: DriverContext) async throws {
+    func converge(_ spec: ClusterSpec, counts: [String: Int] = [:], remove: [String] = [], replaceFailed: Bool = false,
+                  context: DriverContext) async throws {
         try checkPrerequisites()
         let log = context.logger
         let host = self.host
@@ -68,6 +70,16 @@ extension LocalSwarmDriver {
         let nodegroups = Dictionary(spec.nodegroups.map { ($0.uuid, $0) }, uniquingKeysWith: { a, _ in a })
         for index in cluster.nodes.indices where nodegroups[cluster.nodes[index].nodegroupUUID] == nil {
             cluster.nodes[index].removing = true
+        }
+        if replaceFailed {
+            // A worker whose daemon is gone is replaced (a master is restarted below: the
+            // first one carries the swarm and the API address).
+            for index in cluster.nodes.indices where cluster.nodes[index].role == .worker && !cluster.nodes[index].removing
+                && !host.isDaemonRunning(directory: state.nodeDirectory(cluster, cluster.nodes[index]))
+            {
+                cluster.nodes[index].removing = true
+                log.notice("replacing a failed node", metadata: ["node": .string(cluster.nodes[index].name)])
+            }
         }
         for ng in spec.nodegroups {
             let desired = ng.status == .deleteInProgress ? 0 : max(0, counts[ng.uuid] ?? ng.nodeCount)
@@ -106,12 +118,20 @@ extension LocalSwarmDriver {
             try await formSwarm(snapshot, leader: leader, members: active, engines: engines, spec: spec, log: log)
         }
 
-        // Removals (drain, node rm, power off), each persisted as it completes.
-        for node in cluster.nodes where node.removing {
-            try await withEngines(cluster) { engines in
-                try await self.removeNode(cluster, node, engines: engines, log: log)
+        // Removals (drain, node rm, power off) in parallel; the nodes leave the persisted
+        // layout once all are gone (a re-run redoes the idempotent removal of any left).
+        let leaving = cluster.nodes.filter(\.removing)
+        if !leaving.isEmpty {
+            let current = cluster
+            try await withEngines(current) { engines in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for node in leaving {
+                        group.addTask { try await self.removeNode(current, node, engines: engines, log: log) }
+                    }
+                    try await group.waitForAll()
+                }
             }
-            cluster.nodes.removeAll { $0.name == node.name }
+            cluster.nodes.removeAll(where: \.removing)
             try state.save(cluster)
         }
         let settled = cluster
@@ -120,8 +140,8 @@ extension LocalSwarmDriver {
         }
     }
 
-    /// Makes one node run: its files, certificate, network, cgroup and daemon (started only when
-    /// no process of it runs), then waits until its Engine API answers.
+    /// Makes one node run: its files, certificate, network, cgroup and daemon (started when its
+    /// dockerd does not run), then waits until its Engine API answers.
     func ensureNode(_ cluster: LocalCluster, _ node: LocalNode, _ spec: ClusterSpec, _ engines: NodeEngines) async throws {
         let dir = state.nodeDirectory(cluster, node)
         let files = FileManager.default
@@ -140,7 +160,9 @@ extension LocalSwarmDriver {
         let flavor = spec.nodegroup(node.nodegroupUUID).flatMap { spec.flavor(of: $0) }
         try host.cgroups.create(cluster.cgroup(node), memoryMB: max(flavor?.ramMB ?? 0, 0) == 0 ? 0 : max(flavor!.ramMB, 128),
                                 vcpus: flavor?.vcpus ?? 0)
-        if !host.isRunning(cluster, node) {
+        if !host.isDaemonRunning(directory: dir) {
+            // What is left of a dead daemon (containerd, shims, tasks) goes first.
+            await host.killAll(cgroup: cluster.cgroup(node))
             try await host.startDaemon(cluster, node, directory: dir, dockerd: configuration.dockerd)
         }
         try await waitForEngine(cluster, node, engine: try engines.engine(for: node), directory: dir)
@@ -231,13 +253,15 @@ extension LocalSwarmDriver {
         }
     }
 
-    /// Removes one node: drain it and wait (at most `drainTimeout`) for its tasks to stop,
+    /// Removes one node: drain it (when its daemon runs) and wait (at most `drainTimeout`) for its tasks to stop,
     /// demote it if it manages, `node rm --force` (no `swarm leave`, pitfall 8), power it off.
     func removeNode(_ cluster: LocalCluster, _ node: LocalNode, engines: NodeEngines, log: Logger) async throws {
         if let leader = cluster.leader, leader.name != node.name, let engine = try? engines.engine(for: leader) {
             let matching = { (n: DockerEngine.SwarmNode) in n.hostname == node.name }
+            // A node whose daemon is dead has nothing to drain (its tasks cannot stop gracefully).
+            let alive = host.isDaemonRunning(directory: state.nodeDirectory(cluster, node))
             for swarmNode in try await engine.nodes(leader.address).filter(matching) {
-                if swarmNode.availability != "drain" && swarmNode.state == "ready" {
+                if alive && swarmNode.availability != "drain" && swarmNode.state == "ready" {
                     var spec = swarmNode.spec
                     spec["Availability"] = "drain"
                     try await engine.updateNode(leader.address, swarmNode, spec: spec)

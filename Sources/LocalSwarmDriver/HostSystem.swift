@@ -107,7 +107,11 @@ struct HostSystem: Sendable {
     /// first (children inherit it), network namespace by `nsenter --net` (never `ip netns exec`,
     /// which remounts /sys and hides the cgroups, pitfall 1), its own UTS namespace (hostname)
     /// and private mount namespace with the node's own `/run` and `/var/lib/docker` (pitfall 6).
+    /// Its `/run` starts empty, as after a reboot: a killed daemon's pid file and sockets would
+    /// stop the new one.
     func startDaemon(_ cluster: LocalCluster, _ node: LocalNode, directory d: String, dockerd: String) async throws {
+        try? FileManager.default.removeItem(atPath: "\(d)/run")
+        try FileManager.default.createDirectory(atPath: "\(d)/run", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let cgroup = cluster.cgroup(node)
         let enter = cgroups.procsFiles(cgroup).map { "echo $$ > \($0)" }.joined(separator: " && ")
         let daemon = [
@@ -128,6 +132,16 @@ struct HostSystem: Sendable {
 
     /// True when some process runs in the node's cgroup.
     func isRunning(_ cluster: LocalCluster, _ node: LocalNode) -> Bool { !cgroups.processes(cluster.cgroup(node)).isEmpty }
+
+    /// True when the node's `dockerd` runs: the process of its pid file (in the node's own
+    /// `/run`) is alive and is a dockerd. A node whose daemon died may still hold containerd,
+    /// shims and tasks in its cgroup; this is what tells such a node from a healthy one.
+    func isDaemonRunning(directory d: String) -> Bool {
+        guard let text = try? String(contentsOfFile: "\(d)/run/docker.pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: command, as: UTF8.self).contains("dockerd")
+    }
 
     /// Powers a node off like pulling a VM's plug: SIGKILL to every process of its cgroup
     /// (dockerd, containerd, shims, tasks), then its veth, namespace, cgroups and files. The

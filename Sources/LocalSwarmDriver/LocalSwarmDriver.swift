@@ -104,6 +104,10 @@ public struct LocalSwarmDriver: ClusterDriver {
         try await teardown(spec, context: context)
     }
 
+    public func healCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
+        try await converge(spec, replaceFailed: true, context: context)
+    }
+
     public func rotateCA(_ spec: ClusterSpec, context: DriverContext) async throws {
         try await rotateNodeCertificates(spec, context: context)
     }

@@ -29,7 +29,10 @@ extension LocalSwarmDriver {
             }
             return nil
         }
+        // Ready: the swarm says so and the node's daemon still runs (a killed daemon is seen at
+        // once, before the swarm's heartbeat timeout marks its node down).
         let ready = Set(seen?.nodes.filter { $0.state == "ready" }.map(\.hostname) ?? [])
+            .intersection(cluster.nodes.filter { host.isDaemonRunning(directory: state.nodeDirectory(cluster, $0)) }.map(\.name))
 
         var nodegroups: [String: NodeGroupObservation] = [:]
         var converged = !cluster.nodes.contains(where: \.removing)

@@ -15,6 +15,9 @@ import ServiceLifecycle
 /// overwrites what an operation just wrote. The monitor never changes `status`: a status only
 /// moves through an operation. Observation errors are logged and ignored (upstream does the
 /// same), and clusters of drivers this conductor does not run are skipped.
+///
+/// A cluster labelled `auto_healing_enabled=true` that is observed UNHEALTHY gets a repair
+/// operation (`cluster_heal`, at most one a minute), which the runner runs through the driver.
 public struct ClusterMonitor: Service {
     let store: any Store
     let drivers: DriverSet
@@ -66,6 +69,12 @@ public struct ClusterMonitor: Service {
                     updated += 1
                     log.info("cluster health observed", metadata: ["health_status": .string(observation.health?.rawValue ?? "-")])
                 }
+                if observation.health == .unhealthy, Self.autoHealing(spec), driver.capabilities.contains(.heal),
+                   try await requestRepair(of: spec.cluster.uuid)
+                {
+                    log.notice("cluster unhealthy with auto_healing_enabled: repair requested",
+                               metadata: ["health_status_reason": .string(String(describing: observation.healthReason ?? [:]))])
+                }
             } catch {
                 log.warning("observing the cluster failed", metadata: ["error": .string(String(describing: error))])
             }
@@ -90,6 +99,35 @@ public struct ClusterMonitor: Service {
                 specs.append(ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups))
             }
             return specs
+        }
+    }
+
+    /// Whether the cluster asks to be repaired: label `auto_healing_enabled=true` (the cluster's
+    /// labels, else its template's).
+    static func autoHealing(_ spec: ClusterSpec) -> Bool {
+        (spec.cluster.labels["auto_healing_enabled"] ?? spec.template.labels["auto_healing_enabled"])?.lowercased() == "true"
+    }
+
+    /// How long after a repair was requested the monitor waits before it requests another.
+    static let repairInterval: TimeInterval = 60
+
+    /// Records a repair operation (`cluster_heal`) of a settled cluster that has no unfinished
+    /// operation and had no repair requested within `repairInterval`; true when recorded.
+    func requestRepair(of clusterUUID: String) async throws -> Bool {
+        try await store.write { session in
+            guard let cluster = try await session.clusters(matching: .uuid(clusterUUID), .everything).first,
+                  let status = cluster.status?.rawValue, !status.hasPrefix("DELETE"), !status.hasSuffix("_IN_PROGRESS")
+            else { return false }
+            let operations = try await session.operations(resourceUUID: clusterUUID)
+            let now = Date()
+            guard !operations.contains(where: { $0.state == .pending || $0.state == .running }),
+                  !operations.contains(where: { $0.kind == .clusterHeal && now.timeIntervalSince($0.createdAt ?? .distantPast) < Self.repairInterval })
+            else { return false }
+            var operation = ClusterOperation(uuid: UUID().uuidString.lowercased(), kind: .clusterHeal, resourceUUID: clusterUUID)
+            operation.projectID = cluster.projectID
+            let saved = try await session.insert(operation)
+            _ = try await session.append(.accepted(saved, cluster: cluster))
+            return true
         }
     }
 

@@ -299,6 +299,8 @@ public struct OperationRunner: Service {
             try await driver.rotateCA(spec, context: context)
         case .credentialRotate:
             try await driver.rotateCredential(spec, context: context)
+        case .clusterHeal:
+            try await driver.healCluster(spec, context: context)
         }
     }
 
@@ -479,8 +481,9 @@ public struct OperationRunner: Service {
         guard var cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return [] }
         let before = cluster
         let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
-        // A delete accepted meanwhile keeps the cluster DELETE_IN_PROGRESS.
-        if cluster.status != .deleteInProgress || operation.kind == .clusterDelete {
+        // A delete accepted meanwhile keeps the cluster DELETE_IN_PROGRESS; a failed repair
+        // leaves the status alone (the health says what is wrong).
+        if (cluster.status != .deleteInProgress || operation.kind == .clusterDelete) && operation.kind != .clusterHeal {
             switch operation.kind {
             case .clusterCreate: cluster.status = .createFailed
             case .clusterDelete: cluster.status = .deleteFailed

@@ -17,6 +17,8 @@ public enum DriverCapability: String, Sendable, Hashable, CaseIterable {
     case rotateCA
     /// Rotating the cloud credentials placed into the cluster.
     case rotateCredential
+    /// Replacing failed nodes (auto-healing).
+    case heal
 }
 
 extension DriverCapability {
@@ -31,6 +33,7 @@ extension DriverCapability {
         case .nodegroupCreate, .nodegroupUpdate, .nodegroupDelete: self = .nodegroups
         case .caRotate: self = .rotateCA
         case .credentialRotate: self = .rotateCredential
+        case .clusterHeal: self = .heal
         }
     }
 
@@ -45,6 +48,7 @@ extension DriverCapability {
         case .nodegroups: "Managing nodegroups"
         case .rotateCA: "Rotating the CA certificate"
         case .rotateCredential: "Credential rotation"
+        case .heal: "Repairing a cluster"
         }
     }
 }
@@ -110,7 +114,7 @@ public struct DriverRegistry: Sendable {
             .init(serverType: "vm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "bm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "vm", os: "fedora-coreos", coe: "swarm-mode"),
-        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential])),
+        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential, .heal])),
     ])
 
     /// The driver that runs clusters of `template`: its `driver` by name, else the one

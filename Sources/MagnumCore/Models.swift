@@ -220,6 +220,9 @@ public struct ClusterOperation: Sendable, Hashable {
         case nodegroupDelete = "nodegroup_delete"
         case caRotate = "ca_rotate"
         case credentialRotate = "credential_rotate"
+        /// A repair the conductor started itself: nodes that failed are replaced
+        /// (`auto_healing_enabled=true`); the cluster's status is left as it is.
+        case clusterHeal = "cluster_heal"
     }
 
     /// Where the operation is in its life.

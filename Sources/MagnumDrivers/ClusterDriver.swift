@@ -184,6 +184,8 @@ public protocol ClusterDriver: Sendable {
     func rotateCA(_ spec: ClusterSpec, context: DriverContext) async throws
     /// Rotates the cloud credentials placed into the cluster.
     func rotateCredential(_ spec: ClusterSpec, context: DriverContext) async throws
+    /// Replaces the cluster's failed nodes (auto-healing), keeping its node counts.
+    func healCluster(_ spec: ClusterSpec, context: DriverContext) async throws
     /// Reports the cluster's observed state. Must not change anything.
     func observe(_ spec: ClusterSpec, context: DriverContext) async throws -> ClusterObservation
 }
@@ -200,6 +202,11 @@ extension ClusterDriver {
     /// Default: CA rotation is not supported.
     public func rotateCA(_ spec: ClusterSpec, context: DriverContext) async throws {
         throw MagnumError(.notSupported, "Rotating the CA certificate is not supported by driver \(name).")
+    }
+
+    /// Default: repairs are not supported.
+    public func healCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
+        throw MagnumError(.notSupported, "Repairing a cluster is not supported by driver \(name).")
     }
 
     /// Default: credential rotation is not supported.

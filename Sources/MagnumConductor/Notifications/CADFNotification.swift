@@ -21,13 +21,14 @@ public enum CADFNotification {
     }
 
     /// The action a cluster operation reports (`pending`, and its failure before any status
-    /// tells otherwise); nil for operations without notifications (nodegroups, credentials).
+    /// tells otherwise); nil for operations without notifications (nodegroups, credentials,
+    /// repairs).
     public static func action(of kind: ClusterOperation.Kind) -> Action? {
         switch kind {
         case .clusterCreate: .create
         case .clusterDelete: .delete
         case .clusterUpdate, .clusterResize, .clusterUpgrade, .caRotate: .update
-        case .nodegroupCreate, .nodegroupUpdate, .nodegroupDelete, .credentialRotate: nil
+        case .nodegroupCreate, .nodegroupUpdate, .nodegroupDelete, .credentialRotate, .clusterHeal: nil
         }
     }
 
