@@ -59,6 +59,7 @@ extension LocalSwarmDriver {
         let log = context.logger
         let host = self.host
         var cluster = try state.claim(spec.cluster.uuid) { host.indexTaken($0) }
+        if cluster.templateUUID == nil { cluster.templateUUID = spec.template.uuid }
         try await host.ensureBridge(cluster)
         let credentials = try currentCredentials(spec)
         let current = credentials.fingerprint
@@ -214,23 +215,27 @@ extension LocalSwarmDriver {
         let tokens = try await leaderEngine.joinTokens(leader.address)
         let image = TestImage(directory: state.imageDirectory, busybox: configuration.busybox, host: host)
         let archive = try await image.ensure(on: leader.address, engine: leaderEngine)
+        @Sendable func join(_ node: LocalNode) async throws {
+            let engine = try engines.engine(for: node)
+            var swarm = try await engine.swarmState(node.address)
+            if swarm.localNodeState == "error" {
+                try await engine.leave(node.address)
+                swarm.localNodeState = "inactive"
+            }
+            if swarm.localNodeState == "inactive" {
+                try await engine.join(node.address, manager: leader.address, token: node.role == .manager ? tokens.manager : tokens.worker)
+            }
+            if try await !engine.hasImage(node.address, TestImage.reference) {
+                try await engine.loadImage(node.address, archive: archive)
+            }
+        }
+        // Managers join one at a time (each changes the raft membership), workers all at once.
+        for node in members where node.role == .manager && node.name != leader.name {
+            try await join(node)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for node in members where node.name != leader.name {
-                group.addTask {
-                    let engine = try engines.engine(for: node)
-                    var swarm = try await engine.swarmState(node.address)
-                    if swarm.localNodeState == "error" {
-                        try await engine.leave(node.address)
-                        swarm.localNodeState = "inactive"
-                    }
-                    if swarm.localNodeState == "inactive" {
-                        try await engine.join(node.address, manager: leader.address,
-                                              token: node.role == .manager ? tokens.manager : tokens.worker)
-                    }
-                    if try await !engine.hasImage(node.address, TestImage.reference) {
-                        try await engine.loadImage(node.address, archive: archive)
-                    }
-                }
+            for node in members where node.role == .worker {
+                group.addTask { try await join(node) }
             }
             try await group.waitForAll()
         }

@@ -28,6 +28,8 @@ struct LocalCluster: Codable, Sendable, Hashable {
     /// K: the subnet 198.18.K.0/24, the bridge `mswK`.
     var index: Int
     var nodes: [LocalNode] = []
+    /// The template the cluster was built (or last upgraded) with.
+    var templateUUID: String?
 
     /// The bridge of the cluster.
     var bridge: String { "msw\(index)" }

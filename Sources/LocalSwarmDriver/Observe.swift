@@ -67,7 +67,8 @@ extension LocalSwarmDriver {
             stackID: cluster.handle,
             apiAddress: cluster.leader.map { "tcp://\($0.address):2376" },
             coeVersion: seen?.version, containerVersion: seen?.version,
-            health: health, healthReason: reasons, nodegroups: nodegroups)
+            health: health, healthReason: reasons, nodegroups: nodegroups,
+            clusterTemplateID: cluster.templateUUID)
     }
 
     /// The completed status of an in-progress one; any other status as it is.

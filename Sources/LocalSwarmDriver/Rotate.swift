@@ -76,5 +76,9 @@ extension LocalSwarmDriver {
         }
         // Masters and everything else: converge in place (limits, labels).
         try await converge(target, context: context)
+        if nodegroup.isDefault, var upgraded = try state.find(spec.cluster.uuid) {
+            upgraded.templateUUID = template.uuid
+            try state.save(upgraded)
+        }
     }
 }

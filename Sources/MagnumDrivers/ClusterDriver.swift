@@ -107,12 +107,15 @@ public struct ClusterObservation: Sendable, Hashable {
     public var healthReason: [String: String]?
     /// Observations of nodegroups, by nodegroup UUID; nodegroups not listed are left unchanged.
     public var nodegroups: [String: NodeGroupObservation]
+    /// The template the cluster now runs, when the driver moved it (an upgrade: contract §8.2.5
+    /// leaves `cluster_template_id` to the driver).
+    public var clusterTemplateID: String?
 
     /// Creates an observation.
     public init(
         status: ClusterStatus, statusReason: String? = nil, stackID: String? = nil, apiAddress: String? = nil,
         coeVersion: String? = nil, containerVersion: String? = nil, health: HealthStatus? = nil,
-        healthReason: [String: String]? = nil, nodegroups: [String: NodeGroupObservation] = [:]
+        healthReason: [String: String]? = nil, nodegroups: [String: NodeGroupObservation] = [:], clusterTemplateID: String? = nil
     ) {
         self.status = status
         self.statusReason = statusReason
@@ -123,9 +126,10 @@ public struct ClusterObservation: Sendable, Hashable {
         self.health = health
         self.healthReason = healthReason
         self.nodegroups = nodegroups
+        self.clusterTemplateID = clusterTemplateID
     }
 
-    /// Copies what was observed besides the status — handle, endpoint, versions, health — into
+    /// Copies what was observed besides the status — handle, endpoint, versions, health, template — into
     /// `cluster`; fields not observed are left as they are.
     public func applyDetails(to cluster: inout Cluster) {
         if let v = stackID { cluster.stackID = v }
@@ -134,6 +138,7 @@ public struct ClusterObservation: Sendable, Hashable {
         if let v = containerVersion { cluster.containerVersion = v }
         if let v = health { cluster.healthStatus = v }
         if let v = healthReason { cluster.healthStatusReason = v }
+        if let v = clusterTemplateID { cluster.clusterTemplateID = v }
     }
 
     /// True when the cluster is no longer in an `*_IN_PROGRESS` state.

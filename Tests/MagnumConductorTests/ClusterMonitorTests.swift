@@ -50,6 +50,54 @@ final class ClusterMonitorTests: XCTestCase {
         }
     }
 
+    func testAnUnhealthyClusterWithAutoHealingGetsOneRepairThatLeavesItsStatus() async throws {
+        try await TestDatabases.withEach { store, label in
+            let ledger = DriverLedger()
+            let template = try await ConductorFixtures.template(store)
+            let plain = try await createdCluster(store, ledger, template: template)
+            let healing = try await createdCluster(store, ledger, template: template)
+            try await store.write { session in
+                var c = try await session.clusters(matching: .uuid(healing.uuid), .everything).first!
+                c.labels["auto_healing_enabled"] = "true"
+                _ = try await session.update(c)
+            }
+            for uuid in [plain.uuid, healing.uuid] {
+                await ledger.setHealth(uuid, .unhealthy, ["api": "ok", "node-0.Ready": "False"])
+            }
+            func repairs(_ uuid: String) async throws -> [ClusterOperation] {
+                try await store.read { try await $0.operations(resourceUUID: uuid) }.filter { $0.kind == .clusterHeal }
+            }
+            _ = await monitor(store, ledger).sweep()
+            let requested = try await repairs(healing.uuid)
+            XCTAssertEqual(requested.map(\.state), [.pending], label)
+            XCTAssertEqual(requested.first?.projectID, healing.projectID, label)
+            let plainRepairs = try await repairs(plain.uuid)
+            XCTAssertEqual(plainRepairs.count, 0, "no repair without auto_healing_enabled (\(label))")
+            let accepted = try await store.read { try await $0.events(clusterUUID: healing.uuid, after: 0, limit: 100) }
+            XCTAssertTrue(accepted.contains { $0.kind == .operationAccepted && $0.detail["operation"] == .string("cluster_heal") }, label)
+
+            _ = await monitor(store, ledger).sweep()
+            let stillOne = try await repairs(healing.uuid)
+            XCTAssertEqual(stillOne.count, 1, "one repair at a time (\(label))")
+
+            try await OperationRunnerTests.running([OperationRunnerTests.runner(store, ledger)]) {
+                try await OperationRunnerTests.eventually("repaired") { try await OperationRunnerTests.finished(store, requested[0]) }
+            }
+            let done = try await repairs(healing.uuid)
+            XCTAssertEqual(done.map(\.state), [.succeeded], label)
+            let invocations = await ledger.invocations(of: requested[0].uuid)
+            XCTAssertEqual(invocations, 1, label)
+            let after = try await OperationRunnerTests.cluster(store, healing.uuid)
+            XCTAssertEqual(after?.status, .createComplete, "a repair leaves the status (\(label))")
+
+            // Unhealthy again at once: no second repair within a minute of the first.
+            await ledger.setHealth(healing.uuid, .unhealthy, ["api": "ok", "node-1.Ready": "False"])
+            _ = await monitor(store, ledger).sweep()
+            let later = try await repairs(healing.uuid)
+            XCTAssertEqual(later.count, 1, label)
+        }
+    }
+
     func testClustersWithUnfinishedOperationsOrOtherDriversAreSkipped() async throws {
         try await TestDatabases.withEach { store, label in
             let ledger = DriverLedger()

@@ -103,7 +103,7 @@ struct ScriptedDriver: ClusterDriver {
 
     var name: String { Self.driverName }
     var provides: [DriverDescriptor.Provision] { [.init(serverType: "vm", os: "scripted-os", coe: "swarm-mode")] }
-    var capabilities: Set<DriverCapability> { [.create, .update, .resize, .delete, .nodegroups] }
+    var capabilities: Set<DriverCapability> { [.create, .update, .resize, .delete, .nodegroups, .heal] }
 
     private func run(_ step: String, _ spec: ClusterSpec, _ context: DriverContext, settled: ClusterStatus, counts: [String: Int] = [:]) async throws {
         let cluster = spec.cluster.uuid
@@ -146,6 +146,11 @@ struct ScriptedDriver: ClusterDriver {
 
     func deleteNodegroup(_ spec: ClusterSpec, nodegroup: NodeGroup, context: DriverContext) async throws {
         try await run("nodegroup_delete", spec, context, settled: .updateComplete)
+    }
+
+    func healCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
+        try await run("heal", spec, context, settled: spec.cluster.status ?? .createComplete)
+        await ledger.setHealth(spec.cluster.uuid, .healthy, ["api": "ok"])
     }
 
     func observe(_ spec: ClusterSpec, context: DriverContext) async throws -> ClusterObservation {
