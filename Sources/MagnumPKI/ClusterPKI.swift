@@ -73,25 +73,11 @@ public struct ClusterPKI: Sendable {
     /// digitalSignature+keyEncipherment (critical), extendedKeyUsage clientAuth, basicConstraints
     /// CA:FALSE (critical), subjectKeyIdentifier, authorityKeyIdentifier.
     public func issueClientCertificate(signedBy ca: IssuedCertificate) throws -> IssuedCertificate {
-        try configuration.validate()
-        let authority = try SigningAuthority(ca)
-        let key = try GeneratedKey(configuration.keyType)
         let subject = try DistinguishedName {
             CommonName(Self.clientCommonName)
             OrganizationName(Self.clientOrganization)
         }
-        let extensions = try Certificate.Extensions {
-            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-            try ExtendedKeyUsage([.clientAuth])
-            Critical(BasicConstraints.notCertificateAuthority)
-            SubjectKeyIdentifier(hash: key.privateKey.publicKey)
-            AuthorityKeyIdentifier(keyIdentifier: authority.keyIdentifier)
-        }
-        let certificate = try makeCertificate(
-            publicKey: key.privateKey.publicKey, subject: subject, issuer: authority.certificate.subject,
-            extensions: extensions, issuerKey: authority.privateKey
-        )
-        return IssuedCertificate(certificatePEM: try Self.pem(certificate) + "\n", privateKeyPEM: key.pkcs8PEM)
+        return try issueLeafCertificate(signedBy: ca, subject: subject, usage: .clientAuth)
     }
 
     /// Issues a node's server certificate under `ca` (a daemon's TLS endpoint): CN `commonName`,
@@ -100,10 +86,6 @@ public struct ClusterPKI: Sendable {
     /// subjectKeyIdentifier, authorityKeyIdentifier.
     public func issueServerCertificate(signedBy ca: IssuedCertificate, commonName: String,
                                        ipAddresses: [String], dnsNames: [String]) throws -> IssuedCertificate {
-        try configuration.validate()
-        let authority = try SigningAuthority(ca)
-        let key = try GeneratedKey(configuration.keyType)
-        let subject = try DistinguishedName { CommonName(commonName) }
         var names: [GeneralName] = dnsNames.map { .dnsName($0) }
         for address in ipAddresses {
             guard let octets = Self.ipv4Octets(address) else {
@@ -111,11 +93,24 @@ public struct ClusterPKI: Sendable {
             }
             names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(octets))))
         }
+        return try issueLeafCertificate(signedBy: ca, subject: try DistinguishedName { CommonName(commonName) },
+                                        usage: .serverAuth, alternativeNames: names)
+    }
+
+    /// An end-entity certificate under `ca` with a fresh key: keyUsage
+    /// digitalSignature+keyEncipherment (critical), extendedKeyUsage `usage`, basicConstraints
+    /// CA:FALSE (critical), the subject alternative names if any, subjectKeyIdentifier,
+    /// authorityKeyIdentifier.
+    func issueLeafCertificate(signedBy ca: IssuedCertificate, subject: DistinguishedName, usage: ExtendedKeyUsage.Usage,
+                              alternativeNames: [GeneralName] = []) throws -> IssuedCertificate {
+        try configuration.validate()
+        let authority = try SigningAuthority(ca)
+        let key = try GeneratedKey(configuration.keyType)
         let extensions = try Certificate.Extensions {
             Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-            try ExtendedKeyUsage([.serverAuth])
+            try ExtendedKeyUsage([usage])
             Critical(BasicConstraints.notCertificateAuthority)
-            SubjectAlternativeNames(names)
+            if !alternativeNames.isEmpty { SubjectAlternativeNames(alternativeNames) }
             SubjectKeyIdentifier(hash: key.privateKey.publicKey)
             AuthorityKeyIdentifier(keyIdentifier: authority.keyIdentifier)
         }

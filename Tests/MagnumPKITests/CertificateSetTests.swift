@@ -77,6 +77,33 @@ final class CertificateSetTests: XCTestCase {
         XCTAssertFalse(verifiesWithFrontProxyCA)
     }
 
+    func testNodeServerCertificateNamesItsAddressesAndServesTLS() async throws {
+        let set = Fixtures.ecdsaSet
+        let issued = try ClusterPKI(configuration: .init(keyType: .ecdsaP256)).issueServerCertificate(
+            signedBy: set.ca, commonName: "master-0", ipAddresses: ["198.18.7.10", "127.0.0.1"], dnsNames: ["master-0", "localhost"])
+        let server = try Fixtures.certificate(issued.certificatePEM)
+        let ca = try Fixtures.certificate(set.ca.certificatePEM)
+        XCTAssertEqual(server.subject, try DistinguishedName { CommonName("master-0") })
+        XCTAssertEqual(server.issuer, ca.subject)
+        XCTAssertEqual(try server.extensions.extendedKeyUsage, try ExtendedKeyUsage([.serverAuth]))
+        XCTAssertEqual(try server.extensions[oid: .X509ExtensionID.basicConstraints].map(BasicConstraints.init), .notCertificateAuthority)
+        let names = try XCTUnwrap(try server.extensions.subjectAlternativeNames)
+        XCTAssertEqual(Array(names), [
+            .dnsName("master-0"), .dnsName("localhost"),
+            .ipAddress(ASN1OctetString(contentBytes: [198, 18, 7, 10])), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+        ])
+        let key = try Certificate.PrivateKey(pemEncoded: issued.privateKeyPEM)
+        XCTAssertEqual(key.publicKey, server.publicKey)
+        let verifies = try await ClusterPKI.isCertificate(issued.certificatePEM, issuedBy: set.ca.certificatePEM)
+        XCTAssertTrue(verifies)
+        let verifiesWithEtcd = try await ClusterPKI.isCertificate(issued.certificatePEM, issuedBy: set.etcdCA.certificatePEM)
+        XCTAssertFalse(verifiesWithEtcd)
+
+        XCTAssertThrowsError(try ClusterPKI().issueServerCertificate(signedBy: set.ca, commonName: "x", ipAddresses: ["198.18.7"], dnsNames: [])) {
+            XCTAssertEqual(($0 as? MagnumError)?.code, .internal)
+        }
+    }
+
     func testVerificationRespectsTheValidityWindow() async throws {
         let set = Fixtures.ecdsaSet
         let client = try Fixtures.certificate(set.magnumClient.certificatePEM)
