@@ -43,10 +43,14 @@ public struct SealedCertificateAuthority: CertificateAuthority {
     }
 
     /// A server certificate for a node of the cluster, signed by the stored CA `authority`;
-    /// returned in clear for the node that presents it.
+    /// returned in clear for the node that presents it. Its key is ECDSA P-256 whatever the
+    /// CAs' key type: nodes' keys stay on the host that runs them, and are made on every node
+    /// start (an RSA key costs tens to hundreds of milliseconds each).
     public func issueServerCertificate(signedBy authority: ClusterCertificate, commonName: String,
                                        ipAddresses: [String], dnsNames: [String]) throws -> IssuedCertificate {
-        try pki.issueServerCertificate(signedBy: open(authority), commonName: commonName,
-                                       ipAddresses: ipAddresses, dnsNames: dnsNames)
+        var configuration = pki.configuration
+        configuration.keyType = .ecdsaP256
+        return try ClusterPKI(configuration: configuration).issueServerCertificate(
+            signedBy: open(authority), commonName: commonName, ipAddresses: ipAddresses, dnsNames: dnsNames)
     }
 }
