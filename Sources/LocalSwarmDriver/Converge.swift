@@ -48,7 +48,7 @@ extension LocalSwarmDriver {
 
     /// Converges the cluster's nodes to the spec: every nodegroup gets `counts[uuid]` (else its
     /// recorded `node_count`; 0 while it is being deleted) running nodes, removing `remove`
-    /// (node names, addresses or Swarm node IDs) first and then the newest nodes; new nodes are
+    /// (node names or addresses) first and then the newest nodes; new nodes are
     /// started, joined, labelled and given the test image; nodes whose daemon died are started
     /// again — or, with `replaceFailed` (a repair), workers whose daemon died are replaced by new
     /// nodes; it returns when every node is Ready. Idempotent: a re-run after a crash finishes
@@ -159,8 +159,8 @@ extension LocalSwarmDriver {
         }
         try await host.ensureNodeNetwork(cluster, node)
         let flavor = spec.nodegroup(node.nodegroupUUID).flatMap { spec.flavor(of: $0) }
-        try host.cgroups.create(cluster.cgroup(node), memoryMB: max(flavor?.ramMB ?? 0, 0) == 0 ? 0 : max(flavor!.ramMB, 128),
-                                vcpus: flavor?.vcpus ?? 0)
+        // A flavor's RAM bounds the node (at least 128 MiB: an idle node's daemons take ~50).
+        try host.cgroups.create(cluster.cgroup(node), memoryMB: flavor.map { max($0.ramMB, 128) } ?? 0, vcpus: flavor?.vcpus ?? 0)
         if !host.isDaemonRunning(directory: dir) {
             // What is left of a dead daemon (containerd, shims, tasks) goes first.
             await host.killAll(cgroup: cluster.cgroup(node))
