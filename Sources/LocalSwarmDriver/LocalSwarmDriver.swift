@@ -50,6 +50,7 @@ public struct LocalSwarmDriver: ClusterDriver {
     /// The name templates use in `driver`.
     public static let driverName = "local_swarm"
 
+    /// The settings in force.
     public let configuration: Configuration
     let authority: SealedCertificateAuthority
     let state: LocalClusterState
@@ -64,58 +65,72 @@ public struct LocalSwarmDriver: ClusterDriver {
         self.host = HostSystem()
     }
 
+    /// `local_swarm`.
     public var name: String { Self.driverName }
 
+    /// (vm, local-swarm, swarm-mode), as the built-in registry says.
     public var provides: [DriverDescriptor.Provision] {
         DriverRegistry.builtIn.named(Self.driverName)?.provides ?? [.init(serverType: "vm", os: "local-swarm", coe: "swarm-mode")]
     }
 
+    /// Everything but credential rotation (no cloud credentials live in a local cluster).
     public var capabilities: Set<DriverCapability> {
         DriverRegistry.builtIn.named(Self.driverName)?.capabilities ?? []
     }
 
     // MARK: - Steps
 
+    /// Builds the cluster: converges to the spec.
     public func createCluster(_ spec: ClusterSpec, timeoutMinutes: Int?, context: DriverContext) async throws {
         try await converge(spec, context: context)
     }
 
+    /// Applies a new node count of the default worker nodegroup.
     public func updateCluster(_ spec: ClusterSpec, nodegroup: NodeGroup, nodeCount: Int, rollback: Bool, context: DriverContext) async throws {
         try await converge(spec, counts: [nodegroup.uuid: nodeCount], context: context)
     }
 
+    /// Resizes a nodegroup, removing `nodesToRemove` (names or addresses) first.
     public func resizeCluster(_ spec: ClusterSpec, nodegroup: NodeGroup, nodeCount: Int, nodesToRemove: [String], context: DriverContext) async throws {
         try await converge(spec, counts: [nodegroup.uuid: nodeCount], remove: nodesToRemove, context: context)
     }
 
+    /// Starts a nodegroup's workers.
     public func createNodegroup(_ spec: ClusterSpec, nodegroup: NodeGroup, context: DriverContext) async throws {
         try await converge(spec, context: context)
     }
 
+    /// Applies a nodegroup's count and labels.
     public func updateNodegroup(_ spec: ClusterSpec, nodegroup: NodeGroup, context: DriverContext) async throws {
         try await converge(spec, context: context)
     }
 
+    /// Removes a nodegroup's workers.
     public func deleteNodegroup(_ spec: ClusterSpec, nodegroup: NodeGroup, context: DriverContext) async throws {
         try await converge(spec, counts: [nodegroup.uuid: 0], context: context)
     }
 
+    /// Powers every node off and removes all the cluster left on the host.
     public func deleteCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
         try await teardown(spec, context: context)
     }
 
+    /// Replaces workers whose daemon died and restarts dead masters.
     public func healCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
         try await converge(spec, replaceFailed: true, context: context)
     }
 
+    /// Re-issues node certificates from the rotated CA, one daemon at a time.
     public func rotateCA(_ spec: ClusterSpec, context: DriverContext) async throws {
         try await rotateNodeCertificates(spec, context: context)
     }
 
+    /// Replaces a nodegroup's workers in batches when the new template changes them.
     public func upgradeCluster(_ spec: ClusterSpec, template: ClusterTemplate, nodegroup: NodeGroup, maxBatchSize: Int, context: DriverContext) async throws {
         try await replaceNodes(spec, template: template, nodegroup: nodegroup, batchSize: max(1, maxBatchSize), context: context)
     }
 
+    /// What the nodes and the swarm say; changes nothing.
     public func observe(_ spec: ClusterSpec, context: DriverContext) async throws -> ClusterObservation {
         try await observation(of: spec, logger: context.logger)
     }
