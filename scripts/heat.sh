@@ -59,7 +59,8 @@ pid_alive() { # PIDFILE WORD
 }
 
 # Sends SIGNAL to the process in PIDFILE, waits up to SECONDS for it to end, then kills its
-# process group (the daemons below are started as group leaders with setsid).
+# process group (the daemons below are started as group leaders with setsid). Waits on the pid,
+# not the file: RabbitMQ deletes its pid file as soon as it begins to shut down.
 stop_pid() { # PIDFILE WORD NAME SECONDS [SIGNAL]
     local pidfile="$1" word="$2" name="$3" secs="$4" sig="${5:-TERM}" pid i
     if pid_alive "$pidfile" "$word"; then
@@ -67,15 +68,19 @@ stop_pid() { # PIDFILE WORD NAME SECONDS [SIGNAL]
         log "stopping $name"
         kill -"$sig" "$pid" 2>/dev/null || true
         for i in $(seq 1 $((secs * 4))); do
-            pid_alive "$pidfile" "$word" || break
+            proc_alive "$pid" || break
             sleep 0.25
         done
-        if pid_alive "$pidfile" "$word"; then
+        if proc_alive "$pid"; then
             log "$name did not stop in ${secs}s; killing it"
             kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     rm -f "$pidfile"
+}
+
+proc_alive() { # PID
+    [[ -d "/proc/$1" && "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]
 }
 
 port_open() { # PORT
