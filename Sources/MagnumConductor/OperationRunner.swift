@@ -208,7 +208,7 @@ public struct OperationRunner: Service {
 
     /// The operation's step and the observation until the cluster settles, then the outcome.
     func perform(_ operation: ClusterOperation, _ log: Logger) async throws {
-        guard let spec = try await loadSpec(operation) else {
+        guard let spec = try await loadSpec(operation, forStep: true) else {
             // The cluster is gone: a delete is done, anything else has nothing left to act on.
             let state: ClusterOperation.State = operation.kind == .clusterDelete ? .succeeded : .failed
             try await finish(operation, state: state, error: state == .failed ? "Cluster \(operation.resourceUUID) could not be found." : nil) { _ in [] }
@@ -306,15 +306,17 @@ public struct OperationRunner: Service {
 
     // MARK: - Writing outcomes
 
-    /// The cluster, its template, nodegroups, certificates and the catalog's flavors as
-    /// recorded; nil when the cluster is gone.
-    func loadSpec(_ operation: ClusterOperation) async throws -> ClusterSpec? {
+    /// The cluster, its template and nodegroups as recorded — for the step (`forStep`) also its
+    /// certificates and the catalog's flavors, which observing does not need; nil when the
+    /// cluster is gone.
+    func loadSpec(_ operation: ClusterOperation, forStep: Bool = false) async throws -> ClusterSpec? {
         try await store.read { session in
             guard let cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return nil }
             guard let template = try await session.clusterTemplates(matching: .uuid(cluster.clusterTemplateID), .everything).first else {
                 throw MagnumError(.notFound, "ClusterTemplate \(cluster.clusterTemplateID) could not be found.")
             }
             let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
+            guard forStep else { return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups) }
             return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups,
                                certificates: try await session.certificates(clusterUUID: cluster.uuid),
                                flavors: try await session.flavors())
