@@ -27,16 +27,27 @@ fail() {
     [[ -f "$WORK/magnum.log" ]] && grep -vE " (debug|trace) " "$WORK/magnum.log" | tail -n 25 >&2
     exit 1
 }
+# start_server [fixed] — a first start may move to another random port when its own is taken
+# (the range overlaps the ephemeral ports of outgoing connections); a restart keeps the port
+# the clouds.yaml of the first start names.
 start_server() {
-    "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" --clouds-file none --monitor-interval 1 \
-        --local-swarm-indexes "$INDEXES" >> "$WORK/magnum.log" 2>&1 &
-    PID=$!
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
-        kill -0 "$PID" 2>/dev/null || fail "magnum serve exited"
-        sleep 0.1
+    local attempts=3
+    [[ "${1:-}" == fixed ]] && attempts=1
+    for _ in $(seq 1 "$attempts"); do
+        "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" --clouds-file none --monitor-interval 1 \
+            --local-swarm-indexes "$INDEXES" >> "$WORK/magnum.log" 2>&1 &
+        PID=$!
+        for _ in $(seq 1 100); do
+            curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$PID" 2>/dev/null && fail "magnum serve did not answer on 127.0.0.1:$PORT"
+        log "magnum serve exited on port $PORT: $(tail -n 2 "$WORK/magnum.log" | tr '\n' ' ')"
+        PID=""
+        PORT=$(( 40000 + RANDOM % 10000 ))
     done
-    fail "magnum serve did not answer on 127.0.0.1:$PORT"
+    fail "magnum serve exited"
 }
 cleanup() {
     # Whatever the outcome, delete what the scenario built (the driver's own teardown, through
@@ -183,7 +194,7 @@ for _ in $(seq 1 100); do
 done
 sleep 0.3
 kill -KILL "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-start_server
+start_server fixed
 expect_eq "$(settle e2e-crash)" CREATE_COMPLETE "create after the restart"
 K2="$(os coe cluster show e2e-crash -f value -c cluster_id)"; K2="${K2#msw}"
 INDEXES_USED+=("$K2")
