@@ -90,6 +90,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "HeatDriver",
+            dependencies: [
+                "MagnumCore",
+                "MagnumDrivers",
+                "MagnumPKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Templates")]
+        ),
+        .target(
             name: "MagnumConductor",
             dependencies: [
                 "MagnumCore",
@@ -122,6 +136,7 @@ let package = Package(
                 "MagnumDrivers",
                 "MagnumPKI",
                 "LocalSwarmDriver",
+                "HeatDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -184,6 +199,13 @@ let package = Package(
             name: "LocalSwarmDriverTests",
             dependencies: [
                 "MagnumCore", "MagnumDrivers", "MagnumPKI", "LocalSwarmDriver",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "HeatDriverTests",
+            dependencies: [
+                "MagnumCore", "MagnumDrivers", "MagnumPKI", "HeatDriver",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -63,7 +63,8 @@ public struct ClusterMonitor: Service {
             var log = logger
             log[metadataKey: "cluster_id"] = .string(spec.cluster.uuid)
             do {
-                let context = DriverContext(operationID: "monitor", projectID: spec.cluster.projectID, logger: log)
+                let context = DriverContext(operationID: "monitor", projectID: spec.cluster.projectID,
+                                            state: StoredDriverState(store: store), logger: log)
                 let observation = try await driver.observe(spec, context: context)
                 if try await write(observation, of: spec.cluster.uuid) {
                     updated += 1

@@ -219,7 +219,8 @@ public struct OperationRunner: Service {
         }
         try driver.descriptor.require(DriverCapability(operation.kind))
         let context = DriverContext(operationID: operation.uuid, requestID: operation.requestID,
-                                    projectID: operation.projectID, userID: operation.userID, logger: log)
+                                    projectID: operation.projectID, userID: operation.userID,
+                                    parameters: operation.parameters, state: StoredDriverState(store: store), logger: log)
         await notify(.pending, operation, snapshot: (spec.cluster, spec.nodegroups), log)
         try await step(driver, operation, spec, context)
         log.debug("operation step accepted by driver", metadata: ["driver": .string(driver.name)])

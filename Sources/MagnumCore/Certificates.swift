@@ -55,4 +55,8 @@ public protocol CertificateAuthority: Sendable {
     /// rules; returns the certificate PEM (no trailing newline). Bad input throws
     /// `MagnumError(.invalid, …)`.
     func sign(csrPEM: String, with authority: ClusterCertificate, issuerName: String) async throws -> String
+
+    /// Seals a secret (e.g. a user's token recorded for the conductor) with the key that seals
+    /// the clusters' private keys, bound to `context`; base64.
+    func seal(secret: String, context: String) throws -> String
 }

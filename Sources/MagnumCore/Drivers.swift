@@ -75,12 +75,18 @@ public struct DriverDescriptor: Sendable, Hashable {
     public var provides: [Provision]
     /// What the driver supports.
     public var capabilities: Set<DriverCapability>
+    /// True when the driver's create step acts with the requesting user's own token (a cloud
+    /// driver creating a trust and its stacks): the API then records that token, sealed, with
+    /// the create operation (`caller_token`), with the user's roles (`caller_roles`).
+    public var usesCallerToken: Bool
 
     /// Creates a descriptor; by default the driver supports every operation.
-    public init(name: String, provides: [Provision], capabilities: Set<DriverCapability> = Set(DriverCapability.allCases)) {
+    public init(name: String, provides: [Provision], capabilities: Set<DriverCapability> = Set(DriverCapability.allCases),
+                usesCallerToken: Bool = false) {
         self.name = name
         self.provides = provides
         self.capabilities = capabilities
+        self.usesCallerToken = usesCallerToken
     }
 
     /// Throws 400 (`NotSupported`, contract §8.2.5/§8.2.8) unless the driver supports `capability`.
@@ -109,12 +115,14 @@ public struct DriverRegistry: Sendable {
             .init(serverType: "vm", os: "local-swarm", coe: "swarm-mode"),
         ], capabilities: Set(DriverCapability.allCases).subtracting([.rotateCredential])),
         // Upgrades replace Heat stacks' servers and were never supported by upstream's final
-        // Fedora CoreOS driver; neither driver places cloud credentials into a cluster.
+        // Fedora CoreOS driver; neither driver places cloud credentials into a cluster. CA
+        // rotation into Heat-built nodes is not built yet.
         DriverDescriptor(name: "heat_fedora_coreos", provides: [
             .init(serverType: "vm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "bm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "vm", os: "fedora-coreos", coe: "swarm-mode"),
-        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential, .heal])),
+        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential, .heal, .rotateCA]),
+           usesCallerToken: true),
     ])
 
     /// The driver that runs clusters of `template`: its `driver` by name, else the one
@@ -137,4 +145,16 @@ public struct DriverRegistry: Sendable {
                 && d.provides.contains { $0.serverType == serverType && $0.os == os && $0.coe == coe }
         }
     }
+}
+
+/// How the requesting user's token travels from the API to a driver that acts as that user
+/// (`DriverDescriptor.usesCallerToken`): sealed into the create operation's parameters.
+public enum CallerToken {
+    /// The operation parameter holding the sealed token (base64).
+    public static let tokenParameter = "caller_token"
+    /// The operation parameter holding the user's role names on the project.
+    public static let rolesParameter = "caller_roles"
+
+    /// The associated data the token is sealed with: bound to one operation.
+    public static func sealContext(_ operationUUID: String) -> String { "operation:\(operationUUID):caller_token" }
 }

@@ -1,6 +1,16 @@
 import Logging
 import MagnumCore
 
+/// Where a driver keeps what it must remember about a cluster between steps and across
+/// conductors (a stack ID, a trust): durable the moment `set` returns, so a conductor that dies
+/// right after learning a value leaves it to the next one. Removed with the cluster.
+public protocol ClusterDriverState: Sendable {
+    /// Every value recorded for the cluster, by key.
+    func values(clusterUUID: String) async throws -> [String: String]
+    /// Records `value` under `key` (nil forgets it).
+    func set(clusterUUID: String, key: String, value: String?) async throws
+}
+
 /// Who asks a driver for a step, and where it logs.
 public struct DriverContext: Sendable {
     /// The operation being run.
@@ -13,13 +23,20 @@ public struct DriverContext: Sendable {
     public var userID: String?
     /// A logger carrying `cluster_id` and `operation_id` metadata.
     public var logger: Logger
+    /// The operation's recorded parameters (e.g. the sealed token of the user who asked).
+    public var parameters: [String: JSON]
+    /// The drivers' durable per-cluster state; nil where nothing may be recorded.
+    public var state: (any ClusterDriverState)?
 
     /// Creates a context.
-    public init(operationID: String, requestID: String? = nil, projectID: String? = nil, userID: String? = nil, logger: Logger) {
+    public init(operationID: String, requestID: String? = nil, projectID: String? = nil, userID: String? = nil,
+                parameters: [String: JSON] = [:], state: (any ClusterDriverState)? = nil, logger: Logger) {
         self.operationID = operationID
         self.requestID = requestID
         self.projectID = projectID
         self.userID = userID
+        self.parameters = parameters
+        self.state = state
         self.logger = logger
     }
 }

@@ -28,12 +28,15 @@ public struct KeystoneBootstrap: Sendable {
         public var region: String
         /// Service user to ensure, with its password (nil: leave users alone).
         public var serviceUser: (name: String, password: String, project: String)?
+        /// Domain (name) of the clusters' trustee users to ensure (nil: leave domains alone).
+        public var trusteeDomain: String?
 
         /// Creates a configuration.
         public init(authURL: String, adminUser: String, adminPassword: String, adminProject: String,
                     publicURL: String, region: String = "RegionOne",
-                    serviceUser: (name: String, password: String, project: String)? = nil)
+                    serviceUser: (name: String, password: String, project: String)? = nil, trusteeDomain: String? = nil)
         {
+            self.trusteeDomain = trusteeDomain
             self.authURL = Self.trimmed(authURL)
             self.adminUser = adminUser
             self.adminPassword = adminPassword
@@ -114,6 +117,11 @@ public struct KeystoneBootstrap: Sendable {
             }
             if let user = configuration.serviceUser {
                 try await ensureServiceUser(name: user.name, password: user.password, projectName: user.project)
+            }
+            if let domain = configuration.trusteeDomain {
+                _ = try await ensureNamed("domains", domain, ["domain": [
+                    "name": .string(domain), "description": "Trustee users of Magnum's clusters (Heat driver)",
+                ]])
             }
             return changes
         }

@@ -1,3 +1,4 @@
+import Foundation
 import MagnumCore
 
 /// The real `CertificateAuthority`: `ClusterPKI` issues and signs, and every private key is
@@ -52,5 +53,17 @@ public struct SealedCertificateAuthority: CertificateAuthority {
         configuration.keyType = .ecdsaP256
         return try ClusterPKI(configuration: configuration).issueServerCertificate(
             signedBy: open(authority), commonName: commonName, ipAddresses: ipAddresses, dnsNames: dnsNames)
+    }
+
+    public func seal(secret: String, context: String) throws -> String {
+        Data(try vault.seal(secret, context: context)).base64EncodedString()
+    }
+
+    /// Opens a secret sealed by ``seal(secret:context:)`` with the same `context`.
+    public func open(secret: String, context: String) throws -> String {
+        guard let sealed = Data(base64Encoded: secret) else {
+            throw MagnumError(.internal, "Could not decrypt the stored secret for \(context).")
+        }
+        return try vault.open([UInt8](sealed), context: context)
     }
 }

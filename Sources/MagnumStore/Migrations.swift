@@ -72,7 +72,27 @@ enum Migrations {
         Migration(version: 4, name: "operation retry backoff", statements: operationBackoffSchema),
         Migration(version: 5, name: "cluster events", statements: clusterEventSchema),
         Migration(version: 6, name: "idempotency keys", statements: idempotencySchema),
+        Migration(version: 7, name: "cluster driver state", statements: clusterDriverStateSchema),
     ]
+
+    /// Version 7: what a driver keeps about a cluster between steps and across conductors
+    /// (`cluster_driver_state`: e.g. the Heat driver's stack IDs, trust and trustee), one row
+    /// per key, written by the driver the moment it learns the value; removed with the cluster.
+    @Sendable
+    static func clusterDriverStateSchema(_ dialect: SQLStoreDialect) -> [String] {
+        let t = ColumnTypes(dialect)
+        return [
+            """
+            CREATE TABLE cluster_driver_state (
+                cluster_uuid TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                updated_at \(t.timestamp) NOT NULL,
+                PRIMARY KEY (cluster_uuid, key)
+            )
+            """,
+        ]
+    }
 
     /// Version 5: every cluster's history (`cluster_event`), appended in the transactions that
     /// make the changes; `id` is the monotonic cursor of the events endpoint and stream. Rows

@@ -243,6 +243,7 @@ struct SQLSession: StoreSession {
 
     func deleteCluster(uuid: String) async throws {
         try await run("DELETE FROM \(ident: "cluster_certificate") WHERE \(ident: "cluster_uuid") = \(bind: uuid)")
+        try await run("DELETE FROM \(ident: "cluster_driver_state") WHERE \(ident: "cluster_uuid") = \(bind: uuid)")
         try await run("DELETE FROM \(ident: "nodegroup") WHERE \(ident: "cluster_id") = \(bind: uuid)")
         try await run("DELETE FROM \(ident: "cluster") WHERE \(ident: "uuid") = \(bind: uuid)")
     }
@@ -416,6 +417,28 @@ struct SQLSession: StoreSession {
             try await insertPlainRow("cluster_certificate", v,
                                      conflict: MagnumError(.conflict, "Cluster \(clusterUUID) already has a \(c.kind.rawValue) certificate."))
         }
+    }
+
+    // MARK: Cluster driver state
+
+    func driverState(clusterUUID: String) async throws -> [String: String] {
+        let pairs = try await fetch(
+            "SELECT * FROM \(ident: "cluster_driver_state") WHERE \(ident: "cluster_uuid") = \(bind: clusterUUID)"
+        ) { row in (try row.string("key"), try row.string("value")) }
+        return Dictionary(pairs, uniquingKeysWith: { _, last in last })
+    }
+
+    func setDriverState(clusterUUID: String, key: String, value: String?) async throws {
+        try await run(
+            "DELETE FROM \(ident: "cluster_driver_state") WHERE \(ident: "cluster_uuid") = \(bind: clusterUUID) AND \(ident: "key") = \(bind: key)")
+        guard let value else { return }
+        var v = RowValues()
+        v.set("cluster_uuid", clusterUUID)
+        v.set("key", key)
+        v.set("value", value)
+        v.set("updated_at", Self.now())
+        try await insertPlainRow("cluster_driver_state", v,
+                                 conflict: MagnumError(.conflict, "Cluster \(clusterUUID) already has driver state \(key)."))
     }
 
     // MARK: Services

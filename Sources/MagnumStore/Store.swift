@@ -93,6 +93,12 @@ public protocol StoreSession: Sendable {
     /// Replaces every stored certificate of the cluster with `certificates` (create, rotation).
     func replaceCertificates(clusterUUID: String, with certificates: [ClusterCertificate]) async throws
 
+    // MARK: Cluster driver state
+    /// What the cluster's driver recorded about it, by key.
+    func driverState(clusterUUID: String) async throws -> [String: String]
+    /// Records (or, for nil, forgets) one value of the cluster's driver state.
+    func setDriverState(clusterUUID: String, key: String, value: String?) async throws
+
     // MARK: Nodegroups
     func nodegroups(clusterUUID: String, role: String?, sort: SortOrder) async throws -> [NodeGroup]
     /// Nodegroups of many clusters at once (list views derive counts and addresses from them).

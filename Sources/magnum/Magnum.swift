@@ -1,4 +1,5 @@
 import ArgumentParser
+import HeatDriver
 import LocalSwarmDriver
 import Foundation
 import Hummingbird
@@ -62,23 +63,10 @@ struct APIOptions: ParsableArguments {
     @Option(help: "A YAML or JSON file mapping tokens to identities ({tokens: {TOKEN: {user_id, project_id, roles}}}). For tests and trials only; never enabled by default.")
     var tokenTable: String?
 
-    @Option(help: "Keystone v3 URL (e.g. http://127.0.0.1:5000/v3): validate tokens with a real Keystone instead of the token table. Also MAGNUM_KEYSTONE_URL.")
-    var keystoneURL: String?
-
-    @Option(help: "Service user Magnum authenticates as to validate tokens (domain Default).")
-    var serviceUser: String = "magnum"
-
-    @Option(help: "Password of the service user. Also MAGNUM_SERVICE_PASSWORD.")
-    var servicePassword: String?
-
-    @Option(help: "Project the service user's token is scoped to (domain Default).")
-    var serviceProject: String = "service"
+    @OptionGroup var cloud: CloudOptions
 
     @Option(help: "A YAML or JSON oslo.policy file whose rules override or add to Magnum's defaults. Also MAGNUM_POLICY_FILE.")
     var policyFile: String?
-
-    @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
-    var publicURL: String?
 
     @Option(help: "Where the built-in identity's first start also installs its clouds.yaml so that OS_CLOUD=magnum-admin works (never over a file Magnum did not write); `none` to skip. Default: ~/.config/openstack/clouds.yaml. Also MAGNUM_CLOUDS_FILE.")
     var cloudsFile: String?
@@ -118,25 +106,17 @@ struct APIOptions: ParsableArguments {
 
     /// The Keystone authenticator when `--keystone-url` (or MAGNUM_KEYSTONE_URL) is given.
     func keystone(logger: Logger) throws -> KeystoneAuthenticator? {
-        let env = ProcessInfo.processInfo.environment
-        guard let url = keystoneURL ?? env["MAGNUM_KEYSTONE_URL"], !url.isEmpty else { return nil }
+        guard let (url, password) = try cloud.keystone() else { return nil }
         if tokenTable != nil { throw ValidationError("--keystone-url and --token-table are mutually exclusive") }
-        guard let password = servicePassword ?? env["MAGNUM_SERVICE_PASSWORD"] else {
-            throw ValidationError("--keystone-url needs --service-password (or MAGNUM_SERVICE_PASSWORD)")
-        }
         return KeystoneAuthenticator(
-            configuration: .init(authURL: url, username: serviceUser, password: password, projectName: serviceProject),
+            configuration: .init(authURL: url, username: cloud.serviceUser, password: password, projectName: cloud.serviceProject),
             logger: logger)
     }
 
     /// The public base URL: `--public-url`, MAGNUM_PUBLIC_URL, or `http://HOST:PORT` of `--bind`
     /// (a wildcard host is replaced by the loopback address).
     func resolvedPublicURL() throws -> String {
-        if let url = publicURL ?? ProcessInfo.processInfo.environment["MAGNUM_PUBLIC_URL"], !url.isEmpty {
-            var u = url
-            while u.hasSuffix("/") { u.removeLast() }
-            return u
-        }
+        if let url = cloud.givenPublicURL { return url }
         var (host, port) = try hostPort()
         if host == "0.0.0.0" || host.isEmpty { host = "127.0.0.1" }
         if host == "::" || host == "[::]" { host = "[::1]" }
@@ -218,6 +198,74 @@ struct PKIOptions: ParsableArguments {
     }
 }
 
+/// Magnum's place in an OpenStack cloud, shared by the API (token validation) and the
+/// conductor (the Heat driver): Keystone, Magnum's service user, its public URL, and the Heat
+/// driver's settings.
+struct CloudOptions: ParsableArguments {
+    @Option(help: "Keystone v3 URL (e.g. http://127.0.0.1:5000/v3): validate tokens with a real Keystone instead of the token table. Also MAGNUM_KEYSTONE_URL.")
+    var keystoneURL: String?
+
+    @Option(help: "Service user Magnum authenticates as to validate tokens (domain Default).")
+    var serviceUser: String = "magnum"
+
+    @Option(help: "Password of the service user. Also MAGNUM_SERVICE_PASSWORD.")
+    var servicePassword: String?
+
+    @Option(help: "Project the service user's token is scoped to (domain Default).")
+    var serviceProject: String = "service"
+
+    @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
+    var publicURL: String?
+
+    @Option(name: .customLong("heat-environment"), help: "A Heat environment file appended to every stack the Heat driver creates, after the driver's own; repeatable, applied in order. Files its resource_registry names are sent with it. Also MAGNUM_HEAT_ENVIRONMENTS (colon-separated).")
+    var heatEnvironments: [String] = []
+
+    @Option(help: "Directory of the Heat driver's templates (kubernetes/, swarm-mode/, bootstrap/). Default: the templates built into magnum.")
+    var heatTemplates: String?
+
+    @Option(help: "Keystone domain (name) the Heat driver creates each cluster's trustee user in ([trust] trustee_domain_name).")
+    var trusteeDomain: String = "magnum"
+
+    @Flag(help: "Make clusters' trusts with allow_redelegation, so the conductor may create stacks with a cluster's trust when no user token is at hand. Off by default: a redelegatable trust lets whoever holds it make further trusts.")
+    var heatAllowRedelegation = false
+
+    @Option(help: "Catalog region of the cloud's services the Heat driver uses. Default: the first endpoint of each.")
+    var regionName: String?
+
+    @Option(help: "Catalog endpoint interface the Heat driver uses (public, internal).")
+    var endpointInterface: String = "public"
+
+    /// The Keystone URL and service password, when Magnum runs against a real Keystone.
+    func keystone() throws -> (url: String, password: String)? {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = keystoneURL ?? env["MAGNUM_KEYSTONE_URL"], !url.isEmpty else { return nil }
+        guard let password = servicePassword ?? env["MAGNUM_SERVICE_PASSWORD"] else {
+            throw ValidationError("--keystone-url needs --service-password (or MAGNUM_SERVICE_PASSWORD)")
+        }
+        return (url, password)
+    }
+
+    /// `--public-url` or MAGNUM_PUBLIC_URL without trailing slashes, if given.
+    var givenPublicURL: String? {
+        guard var u = publicURL ?? ProcessInfo.processInfo.environment["MAGNUM_PUBLIC_URL"], !u.isEmpty else { return nil }
+        while u.hasSuffix("/") { u.removeLast() }
+        return u
+    }
+
+    /// The Heat driver's configuration when Magnum runs against a real Keystone.
+    func heatConfiguration(magnumURL: String) throws -> HeatDriver.Configuration? {
+        guard let (url, password) = try keystone() else { return nil }
+        var environments = heatEnvironments
+        if environments.isEmpty, let list = ProcessInfo.processInfo.environment["MAGNUM_HEAT_ENVIRONMENTS"] {
+            environments = list.split(separator: ":").map(String.init)
+        }
+        return HeatDriver.Configuration(
+            keystoneURL: url, serviceUser: serviceUser, servicePassword: password, serviceProject: serviceProject,
+            trusteeDomain: trusteeDomain, allowRedelegation: heatAllowRedelegation, region: regionName,
+            interface: endpointInterface, templatesDirectory: heatTemplates, environments: environments, magnumURL: magnumURL)
+    }
+}
+
 /// Options of the conductor.
 struct ConductorOptions: ParsableArguments {
     @Option(help: "Host name this conductor reports in /v1/mservices ([DEFAULT] host). Default: the machine's host name.")
@@ -249,8 +297,9 @@ struct ConductorOptions: ParsableArguments {
     @Option(help: "Cluster indexes K (subnets 198.18.K.0/24, bridges mswK) the local_swarm driver may use, FIRST-LAST.")
     var localSwarmIndexes: String = "1-250"
 
-    /// The driver implementations this build runs: the local Swarm-mode driver.
-    func drivers(dataDir: String, authority: SealedCertificateAuthority) throws -> DriverSet {
+    /// The driver implementations this build runs: the local Swarm-mode driver, and the Heat
+    /// driver when Magnum runs against a real Keystone.
+    func drivers(dataDir: String, authority: SealedCertificateAuthority, cloud: CloudOptions, magnumURL: String) throws -> DriverSet {
         let bounds = localSwarmIndexes.split(separator: "-").compactMap { Int($0) }
         guard bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] <= 250 else {
             throw ValidationError("--local-swarm-indexes must be FIRST-LAST within 1-250")
@@ -263,7 +312,12 @@ struct ConductorOptions: ParsableArguments {
         }
         let local = LocalSwarmDriver(configuration: .init(stateDirectory: (absolute as NSString).standardizingPath,
                                                           clusterIndexes: bounds[0]...bounds[1]), authority: authority)
-        return DriverSet([local])
+        guard let heat = try cloud.heatConfiguration(magnumURL: magnumURL) else { return DriverSet([local]) }
+        do {
+            return DriverSet([local, try HeatDriver(configuration: heat, authority: authority)])
+        } catch let error as MagnumError {
+            throw ValidationError(error.message)
+        }
     }
 
     /// The conductor's configuration from these options.
@@ -273,8 +327,9 @@ struct ConductorOptions: ParsableArguments {
     }
 
     /// The conductor's services (heartbeat, operation runner, monitor, event retention) over `drivers`.
-    func services(store: any Store, dataDir: String, authority: SealedCertificateAuthority, logger: Logger) throws -> [any Service] {
-        MagnumConductor.Conductor.services(store: store, drivers: try drivers(dataDir: dataDir, authority: authority),
+    func services(store: any Store, dataDir: String, authority: SealedCertificateAuthority, cloud: CloudOptions, magnumURL: String,
+                  logger: Logger) throws -> [any Service] {
+        MagnumConductor.Conductor.services(store: store, drivers: try drivers(dataDir: dataDir, authority: authority, cloud: cloud, magnumURL: magnumURL),
                                            configuration: configuration(dataDir: dataDir), logger: logger)
     }
 }
@@ -295,7 +350,7 @@ func runAPI(db: DatabaseOptions, api: APIOptions, pki: PKIOptions, conductor: Co
     let builtIn: BuiltInIdentity? = keystone == nil && tokenTable == nil
         ? BuiltInIdentity(records: store, configuration: .init(publicURL: publicURL), logger: logger) : nil
     let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
-    let authURI = keystone != nil ? (api.keystoneURL ?? ProcessInfo.processInfo.environment["MAGNUM_KEYSTONE_URL"]) : "\(publicURL)/identity/v3"
+    let authURI = keystone != nil ? keystone?.configuration.authURL : "\(publicURL)/identity/v3"
     let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
                              authenticator: authenticator, certificates: authority,
                              policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
@@ -303,7 +358,8 @@ func runAPI(db: DatabaseOptions, api: APIOptions, pki: PKIOptions, conductor: Co
     var services: [any Service] = [store]
     if let keystone { services.append(keystone) }
     if let conductor {
-        services += try conductor.services(store: store, dataDir: db.dataDir, authority: authority, logger: logger)
+        services += try conductor.services(store: store, dataDir: db.dataDir, authority: authority, cloud: api.cloud,
+                                           magnumURL: publicURL, logger: logger)
     }
     var app = APIApplication.make(env: env, host: host, port: port, services: services)
     let dataDir = db.dataDir
@@ -395,10 +451,16 @@ extension Magnum {
         @OptionGroup var db: DatabaseOptions
         @OptionGroup var pki: PKIOptions
         @OptionGroup var conductor: ConductorOptions
+        @OptionGroup var cloud: CloudOptions
 
         func run() async throws {
             let logger = db.logger("magnum.conductor")
-            let drivers = try conductor.drivers(dataDir: db.dataDir, authority: try pki.certificateAuthority(dataDir: db.dataDir))
+            let keystone = try cloud.keystone()
+            guard let magnumURL = cloud.givenPublicURL ?? (keystone == nil ? "http://127.0.0.1:9511" : nil) else {
+                throw ValidationError("with --keystone-url the conductor needs --public-url (or MAGNUM_PUBLIC_URL): the API URL cluster nodes reach")
+            }
+            let drivers = try conductor.drivers(dataDir: db.dataDir, authority: try pki.certificateAuthority(dataDir: db.dataDir),
+                                                cloud: cloud, magnumURL: magnumURL)
             let store = try await db.openStore(logger: logger)
             try await MagnumConductor.Conductor.run(store: store, drivers: drivers,
                                                     configuration: conductor.configuration(dataDir: db.dataDir), logger: logger)
@@ -461,6 +523,9 @@ extension Magnum {
         @Option(help: "Project of the service user.")
         var serviceProject: String = "service"
 
+        @Option(help: "Keystone domain to create for the Heat driver's per-cluster trustee users; `none` to skip.")
+        var trusteeDomain: String = "magnum"
+
         func run() async throws {
             let env = ProcessInfo.processInfo.environment
             guard let url = keystoneURL ?? env["OS_AUTH_URL"] else { throw ValidationError("--keystone-url (or OS_AUTH_URL) is required") }
@@ -475,7 +540,7 @@ extension Magnum {
             let bootstrap = KeystoneBootstrap(configuration: .init(
                 authURL: url, adminUser: adminUser ?? env["OS_USERNAME"] ?? "admin", adminPassword: password,
                 adminProject: adminProject ?? env["OS_PROJECT_NAME"] ?? "admin", publicURL: publicURL,
-                region: region, serviceUser: service))
+                region: region, serviceUser: service, trusteeDomain: trusteeDomain == "none" ? nil : trusteeDomain))
             let changes = try await bootstrap.run()
             print(changes.isEmpty ? "Keystone already has Magnum's services and endpoints." : changes.joined(separator: "\n"))
         }

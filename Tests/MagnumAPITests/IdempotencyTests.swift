@@ -51,6 +51,10 @@ final class IdempotencyTests: XCTestCase {
         func sign(csrPEM: String, with authority: ClusterCertificate, issuerName: String) async throws -> String {
             try await APIHarness.certificateAuthority.sign(csrPEM: csrPEM, with: authority, issuerName: issuerName)
         }
+
+        nonisolated func seal(secret: String, context: String) throws -> String {
+            try APIHarness.certificateAuthority.seal(secret: secret, context: context)
+        }
     }
 
     // MARK: Replay

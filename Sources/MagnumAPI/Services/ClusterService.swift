@@ -51,7 +51,7 @@ struct ClusterService {
         } catch let e as MagnumError where e.code == .notFound && version < .zeroNodes {
             throw MagnumError(.invalid, e.message)
         }
-        try OperationStart.requireDriverSupport(.create, template: template, env)
+        let driver = try OperationStart.requireDriverSupport(.create, template: template, env)
         var c = Cluster(uuid: UUIDs.make(), clusterTemplateID: template.uuid)
         let dockerVolumeSize = fields["docker_volume_size"]?.intValue ?? template.dockerVolumeSize
         if template.dockerStorageDriver == "devicemapper", (dockerVolumeSize ?? 0) < 3 {
@@ -104,9 +104,12 @@ struct ClusterService {
         c.healthStatusReason = [:]
         let cluster = c
         let nodegroups = defaultNodegroups(cluster, template: template, masterCount: masterCount, nodeCount: nodeCount)
-        let operation = OperationStart.operation(.clusterCreate, cluster: cluster.uuid, parameters: [
+        var parameters: [String: JSON] = [
             "master_count": .int(masterCount), "node_count": .int(nodeCount), "create_timeout": JSON(cluster.createTimeout),
-        ], ctx)
+        ]
+        let operationUUID = UUIDs.make()
+        parameters.merge(try OperationStart.callerParameters(driver, operationUUID: operationUUID, env, ctx)) { $1 }
+        let operation = OperationStart.operation(.clusterCreate, cluster: cluster.uuid, uuid: operationUUID, parameters: parameters, ctx)
         // The cluster's CAs and Magnum's client certificate (contract §8.6) are issued before
         // the transaction (key generation is slow) and stored with the cluster.
         let certificates = try await env.certificates.issueCertificateSet(clusterName: cluster.name, clusterUUID: cluster.uuid)

@@ -15,42 +15,59 @@ enum OperationStart {
                        kind: ClusterOperation.Kind, nodegroup: NodeGroup? = nil, parameters: [String: JSON] = [:],
                        _ ctx: RequestContext) async throws -> Cluster
     {
-        try await requireDriverSupport(DriverCapability(kind), cluster: cluster, session, env)
+        let driver = try await requireDriverSupport(DriverCapability(kind), cluster: cluster, session, env)
         var c = cluster
         if let status {
             c.status = status
             c.statusReason = nil
         }
         let saved = try await session.update(c)
-        let op = try await session.insert(operation(kind, cluster: c.uuid, nodegroup: nodegroup?.uuid, parameters: parameters, ctx))
+        let uuid = UUIDs.make()
+        let all = kind == .nodegroupCreate ? parameters.merging(try callerParameters(driver, operationUUID: uuid, env, ctx)) { $1 } : parameters
+        let op = try await session.insert(operation(kind, cluster: c.uuid, nodegroup: nodegroup?.uuid, uuid: uuid, parameters: all, ctx))
         _ = try await session.append(.accepted(op, cluster: saved))
         return saved
     }
 
     /// Refuses (400) an operation the driver of `cluster`'s template does not support, or a
     /// cluster whose driver is no longer installed or has been disabled.
+    @discardableResult
     static func requireDriverSupport(_ capability: DriverCapability, cluster: Cluster, _ session: any StoreSession,
-                                     _ env: APIEnvironment) async throws
+                                     _ env: APIEnvironment) async throws -> DriverDescriptor
     {
         guard let template = try await session.clusterTemplates(matching: .uuid(cluster.clusterTemplateID), .everything).first else {
             throw MagnumError.notFound("ClusterTemplate", cluster.clusterTemplateID)
         }
-        try requireDriverSupport(capability, template: template, env)
+        return try requireDriverSupport(capability, template: template, env)
     }
 
-    /// Refuses (400) `capability` unless the driver running `template`'s clusters supports it.
-    static func requireDriverSupport(_ capability: DriverCapability, template: ClusterTemplate, _ env: APIEnvironment) throws {
+    /// Refuses (400) `capability` unless the driver running `template`'s clusters supports it;
+    /// returns that driver.
+    @discardableResult
+    static func requireDriverSupport(_ capability: DriverCapability, template: ClusterTemplate, _ env: APIEnvironment) throws -> DriverDescriptor {
         guard let driver = env.drivers.driver(for: template, disabled: env.config.disabledDrivers) else {
             throw MagnumError(.invalid, "Cluster type (\(template.serverType), \(template.clusterDistro ?? "None"), \(template.coe)) not supported.")
         }
         try driver.require(capability)
+        return driver
+    }
+
+    /// For a driver that acts as the requesting user (`usesCallerToken`): the user's token,
+    /// sealed to the operation, and their roles — never shown by any view.
+    static func callerParameters(_ driver: DriverDescriptor, operationUUID: String, _ env: APIEnvironment,
+                                 _ ctx: RequestContext) throws -> [String: JSON] {
+        guard driver.usesCallerToken, let token = ctx.authToken else { return [:] }
+        return [
+            CallerToken.tokenParameter: .string(try env.certificates.seal(secret: token, context: CallerToken.sealContext(operationUUID))),
+            CallerToken.rolesParameter: .array(ctx.roles.sorted().map(JSON.string)),
+        ]
     }
 
     /// A pending operation stamped with the caller's project, user and request id.
-    static func operation(_ kind: ClusterOperation.Kind, cluster: String, nodegroup: String? = nil,
+    static func operation(_ kind: ClusterOperation.Kind, cluster: String, nodegroup: String? = nil, uuid: String = UUIDs.make(),
                           parameters: [String: JSON] = [:], _ ctx: RequestContext) -> ClusterOperation
     {
-        var op = ClusterOperation(uuid: UUIDs.make(), kind: kind, resourceUUID: cluster)
+        var op = ClusterOperation(uuid: uuid, kind: kind, resourceUUID: cluster)
         op.nodegroupUUID = nodegroup
         op.parameters = parameters
         op.projectID = ctx.projectID

@@ -1,0 +1,88 @@
+import Foundation
+import MagnumCore
+
+/// The user data of a node: an Ignition (v3.3) config for Fedora CoreOS that writes the COE's
+/// bootstrap script, the cluster's settings and CA certificates (never a CA key), and a
+/// oneshot unit that runs the script once the network is up.
+///
+/// The settings carry only short-lived credentials: a Keystone token scoped to the cluster's
+/// trust (nodes use it to have their own keys' CSRs signed by Magnum) and, for Kubernetes, a
+/// kubeadm bootstrap token and certificate key that expire within two hours. Heat replaces the
+/// placeholders of `/etc/magnum/heat.env` per node (`__WAIT_ENDPOINT__`, `__WAIT_TOKEN__`,
+/// `__API_ADDRESS__`, `__NODE_NAME__`, `__NODE_INDEX__`); they are URL-safe, so the file is a
+/// plain `data:` URL.
+struct NodeBootstrap: Sendable {
+    /// A node's role.
+    enum Role: String, Sendable { case master, worker }
+
+    /// The bootstrap scripts by file name.
+    let scripts: [String: String]
+
+    /// The Ignition JSON for nodes of `role` in a cluster of `coe`.
+    func userData(coe: String, role: Role, settings: [(String, String)], certificates: [(path: String, pem: String)]) throws -> String {
+        let scriptName = "\(coe)-\(role.rawValue).sh"
+        guard let script = scripts[scriptName], let common = scripts["common.sh"] else {
+            throw MagnumError(.notSupported, "The Heat driver has no bootstrap script \(scriptName) (or common.sh).")
+        }
+        let env = settings.map { "\($0.0)=\(Self.shellQuoted($0.1))\n" }.joined()
+        let heatEnv = ["WAIT_ENDPOINT=__WAIT_ENDPOINT__", "WAIT_TOKEN=__WAIT_TOKEN__", "API_ADDRESS=__API_ADDRESS__",
+                       "NODE_NAME=__NODE_NAME__", "NODE_INDEX=__NODE_INDEX__"].joined(separator: "%0A") + "%0A"
+        var files: [JSON] = [
+            Self.file("/usr/local/bin/magnum-bootstrap", mode: 0o755, source: Self.base64(script)),
+            Self.file("/usr/local/lib/magnum/common.sh", mode: 0o644, source: Self.base64(common)),
+            Self.file("/etc/magnum/cluster.env", mode: 0o600, source: Self.base64(env)),
+            Self.file("/etc/magnum/heat.env", mode: 0o600, source: "data:," + heatEnv),
+        ]
+        for c in certificates { files.append(Self.file(c.path, mode: 0o644, source: Self.base64(c.pem + "\n"))) }
+        let unit = """
+            [Unit]
+            Description=Magnum node bootstrap (\(coe) \(role.rawValue))
+            Wants=network-online.target
+            After=network-online.target
+            ConditionPathExists=!/var/lib/magnum/bootstrap.done
+
+            [Service]
+            Type=oneshot
+            RemainAfterExit=yes
+            ExecStart=/usr/local/bin/magnum-bootstrap
+            ExecStartPost=/usr/bin/mkdir -p /var/lib/magnum
+            ExecStartPost=/usr/bin/touch /var/lib/magnum/bootstrap.done
+            TimeoutStartSec=0
+
+            [Install]
+            WantedBy=multi-user.target
+
+            """
+        let config: JSON = [
+            "ignition": ["version": "3.3.0"],
+            "storage": ["files": .array(files)],
+            "systemd": ["units": [["name": "magnum-bootstrap.service", "enabled": true, "contents": .string(unit)]]],
+        ]
+        return config.serialized()
+    }
+
+    /// One Ignition file entry.
+    static func file(_ path: String, mode: Int, source: String) -> JSON {
+        ["path": .string(path), "mode": .int(mode), "overwrite": true, "contents": ["source": .string(source)]]
+    }
+
+    /// A base64 `data:` URL of `text`.
+    static func base64(_ text: String) -> String { "data:;base64," + Data(text.utf8).base64EncodedString() }
+
+    /// `s` single-quoted for a shell (and systemd `EnvironmentFile`-free sourcing).
+    static func shellQuoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// A random kubeadm bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`).
+    static func kubeadmToken() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        var g = SystemRandomNumberGenerator()
+        func part(_ n: Int) -> String { String((0..<n).map { _ in alphabet.randomElement(using: &g)! }) }
+        return part(6) + "." + part(16)
+    }
+
+    /// A random hex string of `bytes` bytes (kubeadm's certificate key: 32).
+    static func randomHex(bytes: Int) -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# End to end through the Heat driver against a real OpenStack Heat (scripts/heat.sh) and the
+# real Keystone (scripts/keystone.sh), as a user does: `magnum serve` in Keystone mode on a fresh
+# data directory, the real `openstack coe` client as the member `demo`. No Nova, Neutron,
+# Octavia or Cinder exist here: an operator environment (`--heat-environment`) maps their
+# resource types onto stand-ins generated from Heat's own resource schemas
+# (scripts/heat-standins.py); a server whose name contains `standin-fail` fails, one containing
+# `standin-slow` takes `standin_slow_seconds`.
+#
+#   scripts/heat-e2e.sh [MAGNUM_BINARY]
+#
+# MAGNUM_HEAT_E2E_ARGS: more `magnum serve` options (e.g. `--heat-templates DIR` to try templates).
+#
+# Kubernetes 1 master + 2 workers → CREATE_COMPLETE with addresses from the stack's outputs;
+# resize to 3, then to 2 removing a named node; a nodegroup added and deleted (its own stack);
+# a nested failure → CREATE_FAILED with the failing resource in `faults`; a create past its
+# timeout → CREATE_FAILED; `magnum` SIGKILLed mid-create and restarted → the conductor
+# re-attaches to the stack → CREATE_COMPLETE with one stack; a Swarm-mode cluster; delete of
+# everything → no stack, trust or trustee user left.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="$(realpath "${1:-.build/debug/magnum}")"
+PORT="${MAGNUM_HEAT_E2E_PORT:-$(( 30000 + RANDOM % 10000 ))}"
+WORK="$(mktemp -d /tmp/magnum-heat-e2e.XXXXXX)"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}" SHELL="${SHELL:-/bin/bash}"
+PID=""
+
+log() { echo "heat-e2e.sh: $*" >&2; }
+fail() {
+    log "FAIL: $*"
+    [[ -f "$WORK/magnum.log" ]] && grep -vE " (debug|trace) " "$WORK/magnum.log" | tail -n 30 >&2
+    exit 1
+}
+start_server() { # start_server [fixed] — a first start moves to another port when its own is taken
+    local attempts=3
+    [[ "${1:-}" == fixed ]] && attempts=1
+    for _ in $(seq 1 "$attempts"); do
+        MAGNUM_SERVICE_PASSWORD=magnum "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" --clouds-file none \
+            --keystone-url "$KS_URL" --service-user magnum --service-project service --monitor-interval 2 \
+            --heat-environment "$WORK/standins/standins.yaml" --heat-environment "$WORK/knobs.yaml" ${MAGNUM_HEAT_E2E_ARGS:-} >> "$WORK/magnum.log" 2>&1 &
+        PID=$!
+        for _ in $(seq 1 100); do
+            curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$PID" 2>/dev/null && fail "magnum serve did not answer on 127.0.0.1:$PORT"
+        log "magnum serve exited on port $PORT: $(tail -n 2 "$WORK/magnum.log" | tr '\n' ' ')"
+        PID=""
+        PORT=$(( 30000 + RANDOM % 10000 ))
+        "$BIN" bootstrap --keystone-url "$KS_URL" --admin-user admin --admin-password admin --admin-project admin --public-url "http://127.0.0.1:$PORT" >/dev/null
+    done
+    fail "magnum serve exited"
+}
+cleanup() {
+    if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
+        for c in $(os_quiet coe cluster list -f value -c name 2>/dev/null); do os_quiet coe cluster delete "$c" >/dev/null 2>&1 || true; done
+        for _ in $(seq 1 120); do [[ -z "$(os_quiet coe cluster list -f value -c name 2>/dev/null)" ]] && break; sleep 1; done
+        kill "$PID" 2>/dev/null
+    fi
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+KS_URL="$(scripts/keystone.sh start | tail -n 1)"
+scripts/heat.sh start >/dev/null
+OSBIN="$(scripts/clients.sh install | tail -n 1)"
+export OS_AUTH_URL="$KS_URL" OS_USERNAME=demo OS_PASSWORD=demo OS_PROJECT_NAME=demo OS_USER_DOMAIN_NAME=Default \
+    OS_PROJECT_DOMAIN_NAME=Default OS_IDENTITY_API_VERSION=3 OS_REGION_NAME=RegionOne
+os_quiet() { "$OSBIN/openstack" "$@"; }
+os() { os_quiet "$@" 2>"$WORK/err" || fail "openstack $*: $(cat "$WORK/err")"; }
+field() { "$OSBIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+# settle NAME [SECONDS] — waits until the cluster leaves *_IN_PROGRESS; prints its status.
+settle() {
+    local s deadline=$(( $(date +%s) + ${2:-120} ))
+    while (( $(date +%s) < deadline )); do
+        s="$(os coe cluster show "$1" -f value -c status)"
+        [[ "$s" == *_IN_PROGRESS ]] || { echo "$s"; return 0; }
+        sleep 1
+    done
+    fail "cluster $1 still $s after ${2:-120} s"
+}
+gone() { # gone NAME — waits (at most 120 s) until the cluster is deleted
+    for _ in $(seq 1 120); do
+        os_quiet coe cluster show "$1" >/dev/null 2>&1 || return 0
+        sleep 1
+    done
+    fail "cluster $1 was not deleted within 120 s"
+}
+# Heat's and Keystone's own view, with the demo user's and the admin's tokens.
+token() { "$OSBIN/openstack" --os-username "$1" --os-password "$1" --os-project-name "$1" token issue -f value -c id; }
+DEMO_TOKEN="$(token demo)"
+DEMO_PROJECT="$(os token issue -f value -c project_id)"
+HEAT="http://127.0.0.1:8004/v1/$DEMO_PROJECT"
+# stacks — this scenario's stacks in project demo (its clusters' names start them).
+stacks() {
+    curl -fsS -H "X-Auth-Token: $DEMO_TOKEN" "$HEAT/stacks" \
+        | field "' '.join(sorted(n for n in (s['stack_name'] for s in d['stacks']) if n.split('-')[0] in ('k8s', 'swarm') or n.startswith(('standin-fail-k8s-', 'standin-slow-'))))"
+}
+admin_get() { curl -fsS -H "X-Auth-Token: $(token admin)" "$KS_URL$1"; }
+
+/tmp/magnum-heat/venv/bin/python scripts/heat-standins.py "$WORK/standins" >/dev/null
+cat > "$WORK/knobs.yaml" <<'YAML'
+parameter_defaults:
+  standin_slow_seconds: 75
+YAML
+"$BIN" bootstrap --keystone-url "$KS_URL" --admin-user admin --admin-password admin --admin-project admin --public-url "http://127.0.0.1:$PORT" >/dev/null
+start_server
+log "magnum serve on 127.0.0.1:$PORT (Keystone $KS_URL, Heat $HEAT)"
+[[ -z "$(stacks)" ]] || fail "project demo already has this scenario's stacks: $(stacks)"
+
+os coe cluster template create heat-k8s --coe kubernetes --image fedora-coreos-latest --external-network public \
+    --flavor m1.small --master-flavor m1.small --server-type vm --master-lb-enabled >/dev/null
+
+log "kubernetes 1+2, a failing one and two slow ones at once"
+start=$(date +%s.%N)
+os coe cluster create k8s --cluster-template heat-k8s --master-count 1 --node-count 2 >/dev/null
+os coe cluster create standin-fail-k8s --cluster-template heat-k8s --node-count 1 >/dev/null
+os coe cluster create standin-slow-timeout --cluster-template heat-k8s --node-count 1 --timeout 1 >/dev/null
+os coe cluster create standin-slow-crash --cluster-template heat-k8s --node-count 1 >/dev/null
+expect_eq "$(settle k8s)" CREATE_COMPLETE "create"
+log "1+2 cluster CREATE_COMPLETE in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s (through the client, 4 creates at once)"
+os coe cluster show k8s -f json > "$WORK/k8s.json"
+api="$(field "d['api_address']" < "$WORK/k8s.json")"
+[[ "$api" =~ ^https://[0-9.]+:6443$ ]] || fail "api_address $api"
+expect_eq "$(field "len(d['master_addresses'])" < "$WORK/k8s.json")" 1 "master_addresses"
+expect_eq "$(field "len(d['node_addresses'])" < "$WORK/k8s.json")" 2 "node_addresses"
+stack_id="$(field "d['cluster_id']" < "$WORK/k8s.json")"   # stack_id below µv 1.13
+[[ -n "$stack_id" && "$stack_id" != None ]] || fail "no stack_id"
+curl -fsS -H "X-Auth-Token: $DEMO_TOKEN" "$HEAT/stacks/$stack_id" -L | field "d['stack']['stack_status']" | grep -qx CREATE_COMPLETE \
+    || fail "Heat does not show stack $stack_id CREATE_COMPLETE"
+
+log "the injected nested failure"
+expect_eq "$(settle standin-fail-k8s)" CREATE_FAILED "failing create"
+faults="$(os coe cluster show standin-fail-k8s -f json | field "d['faults']")"
+[[ "$faults" == *"standin-fail"* || "$faults" == *OS::Nova::Server* ]] || fail "faults do not name the failing server: $faults"
+log "faults: $faults"
+
+log "SIGKILL magnum while standin-slow-crash and standin-slow-timeout are in CREATE_IN_PROGRESS"
+expect_eq "$(os coe cluster show standin-slow-crash -f value -c status)" CREATE_IN_PROGRESS "slow create"
+kill -9 "$PID"
+wait "$PID" 2>/dev/null || true
+sleep 2
+start_server fixed
+expect_eq "$(settle standin-slow-timeout 150)" CREATE_FAILED "create past its timeout"
+reason="$(os coe cluster show standin-slow-timeout -f value -c status_reason)"
+[[ "$reason" == *[Tt]imed\ out* || "$reason" == *create_timeout* ]] || fail "timeout reason: $reason"
+expect_eq "$(settle standin-slow-crash 150)" CREATE_COMPLETE "create across a conductor crash"
+[[ "$(stacks | tr ' ' '\n' | grep -c '^standin-slow-crash-')" == 1 ]] || fail "one stack for the re-attached cluster: $(stacks)"
+
+log "resize to 3, then to 2 removing the first worker"
+os coe cluster resize k8s 3 >/dev/null
+expect_eq "$(settle k8s)" UPDATE_COMPLETE "resize up"
+expect_eq "$(os coe cluster show k8s -f json | field "len(d['node_addresses'])")" 3 "node_addresses after resize to 3"
+first="$(os coe cluster show k8s -f json | field "d['node_addresses'][0]")"
+os coe cluster resize k8s 2 --nodes-to-remove "$first" >/dev/null
+expect_eq "$(settle k8s)" UPDATE_COMPLETE "resize down"
+after="$(os coe cluster show k8s -f json | field "' '.join(d['node_addresses'])")"
+[[ " $after " != *" $first "* ]] || fail "$first is still a node: $after"
+expect_eq "$(wc -w <<<"$after" | tr -d ' ')" 2 "node count after removing $first"
+
+log "a nodegroup of its own stack"
+os coe nodegroup create k8s extra --node-count 1 >/dev/null
+for _ in $(seq 1 120); do
+    s="$(os coe nodegroup show k8s extra -f value -c status)"
+    [[ "$s" == *_IN_PROGRESS ]] || break
+    sleep 1
+done
+expect_eq "$s" CREATE_COMPLETE "nodegroup create"
+expect_eq "$(os coe nodegroup show k8s extra -f json | field "len(d['node_addresses'])")" 1 "nodegroup node_addresses"
+[[ "$(stacks)" == *"-extra-"* ]] || fail "no nodegroup stack: $(stacks)"
+os coe nodegroup delete k8s extra >/dev/null
+for _ in $(seq 1 120); do os_quiet coe nodegroup show k8s extra >/dev/null 2>&1 || break; sleep 1; done
+os_quiet coe nodegroup show k8s extra >/dev/null 2>&1 && fail "nodegroup extra not deleted"
+[[ "$(stacks)" != *"-extra-"* ]] || fail "nodegroup stack left: $(stacks)"
+
+log "swarm-mode"
+os coe cluster template create heat-swarm --coe swarm-mode --image fedora-coreos-latest --external-network public \
+    --flavor m1.small --master-flavor m1.small --server-type vm >/dev/null
+os coe cluster create swarm --cluster-template heat-swarm --node-count 1 >/dev/null
+expect_eq "$(settle swarm)" CREATE_COMPLETE "swarm-mode create"
+[[ "$(os coe cluster show swarm -f value -c api_address)" =~ ^tcp://[0-9.]+:2376$ ]] || fail "swarm api_address"
+
+log "delete everything"
+trustee_ids() { admin_get "/users?domain_id=$(admin_get "/domains?name=magnum" | field "d['domains'][0]['id']")" | field "' '.join(u['id'] for u in d['users'])"; }
+trustees="$(trustee_ids)"
+expect_eq "$(wc -w <<<"$trustees" | tr -d ' ')" 5 "trustee users (one per cluster)"
+for c in k8s standin-fail-k8s standin-slow-timeout standin-slow-crash swarm; do os coe cluster delete "$c" >/dev/null; done
+for c in k8s standin-fail-k8s standin-slow-timeout standin-slow-crash swarm; do gone "$c"; done
+expect_eq "$(stacks)" "" "stacks left in project demo"
+expect_eq "$(trustee_ids)" "" "trustee users left"
+for t in $trustees; do
+    expect_eq "$(admin_get "/OS-TRUST/trusts?trustee_user_id=$t" | field "len(d['trusts'])")" 0 "trusts of trustee $t"
+done
+log "passed"
