@@ -22,7 +22,8 @@ extension HeatDriver {
             return ClusterObservation(status: Self.failed(current), statusReason: "The cluster's Heat stack \(ref.name) no longer exists.", stackID: ref.id)
         }
         var observation = ClusterObservation(status: ClusterStatus(rawValue: stack.status) ?? current, statusReason: stack.statusReason, stackID: stack.id)
-        if stack.isFailed { observation.statusReason = try await failureReason(heat, stack) }
+        let causes = stack.isFailed ? try await failureCauses(heat, stack) : []
+        if let first = causes.first { observation.statusReason = first }
         observation.apiAddress = stack.outputs["api_address"]?.stringValue
         if spec.template.coe == "kubernetes" { observation.coeVersion = (spec.cluster.labels["kube_tag"] ?? spec.template.labels["kube_tag"] ?? "v1.30.4") }
 
@@ -31,10 +32,10 @@ extension HeatDriver {
         for ng in spec.nodegroups {
             if ng.isDefault {
                 let key = ng.isMaster ? "master_addresses" : "node_addresses"
-                let failing = stack.isFailed && Self.blames(observation.statusReason, master: ng.isMaster)
+                let own = causes.first { Self.blames($0, master: ng.isMaster) }
                 nodegroups[ng.uuid] = NodeGroupObservation(
                     status: ClusterStatus(rawValue: stack.status) ?? current,
-                    statusReason: stack.isFailed ? (failing ? observation.statusReason : stack.statusReason) : nil,
+                    statusReason: stack.isFailed ? (own ?? stack.statusReason) : nil,
                     nodeAddresses: Self.strings(stack.outputs[key]), stackID: stack.id, version: observation.coeVersion)
                 continue
             }
@@ -45,7 +46,7 @@ extension HeatDriver {
             }
             var reason = ngStack.statusReason
             if ngStack.isFailed {
-                reason = try await failureReason(heat, ngStack)
+                reason = try await failureCauses(heat, ngStack).first ?? ngStack.statusReason
                 broken = broken ?? "Nodegroup \(ng.name ?? ng.uuid): \(reason ?? ngStack.status)"
             }
             busy = busy || ngStack.isInProgress
@@ -61,21 +62,21 @@ extension HeatDriver {
         return observation
     }
 
-    /// A failed stack's reason with the failed resource that caused it (one that is not a
-    /// nested stack): `<resource> (<type>) in <stack>: <reason>`, else Heat's own reason.
-    func failureReason(_ heat: HeatClient, _ stack: HeatStack) async throws -> String? {
+    /// Why a stack failed: each failed resource that is not itself a nested stack (the causes;
+    /// their parents only repeat them) as `<resource> (<type>) in <stack>: <reason>`; empty when
+    /// Heat lists none.
+    func failureCauses(_ heat: HeatClient, _ stack: HeatStack) async throws -> [String] {
         let resources = (try? await heat.resources(name: stack.name, id: stack.id, nestedDepth: 5)) ?? []
-        let failed = resources.filter { $0.status.hasSuffix("_FAILED") }
-        // A failed resource that is not itself a stack is the cause; its parents only repeat it.
-        guard let cause = failed.first(where: { !$0.isNested }) ?? failed.first else { return stack.statusReason }
-        return "\(cause.name) (\(cause.type)) in \(cause.stackName ?? stack.name): \(cause.statusReason ?? cause.status)"
+        return resources.filter { $0.status.hasSuffix("_FAILED") && !$0.isNested }.map { cause in
+            "\(cause.name) (\(cause.type)) in \(cause.stackName ?? stack.name): \(cause.statusReason ?? cause.status)"
+        }
     }
 
-    /// Whether a failure reason concerns the masters (`master` in the failing resource's path)
-    /// or, for a worker nodegroup, not.
-    static func blames(_ reason: String?, master: Bool) -> Bool {
-        guard let reason else { return false }
-        return reason.lowercased().contains("master") == master
+    /// Whether a failure cause concerns the masters — it lies in the nested stack of the
+    /// cluster template's `masters` group (`…-masters-…`) — or, for `master: false`, not.
+    static func blames(_ cause: String?, master: Bool) -> Bool {
+        guard let cause else { return false }
+        return cause.contains("-masters-") == master
     }
 
     /// The failed status of the action under way.

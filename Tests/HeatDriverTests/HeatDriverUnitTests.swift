@@ -160,9 +160,9 @@ final class HeatDriverUnitTests: XCTestCase {
     }
 
     func testFailuresBlameTheirNodegroupAndKeepTheirAction() {
-        XCTAssertTrue(HeatDriver.blames("server (OS::Nova::Server) in k-abc-kube_masters-x-0-y: boom", master: true))
-        XCTAssertFalse(HeatDriver.blames("server (OS::Nova::Server) in k-abc-kube_masters-x-0-y: boom", master: false))
-        XCTAssertTrue(HeatDriver.blames("server (OS::Nova::Server) in k-abc-workers-x-1-y: boom", master: false))
+        XCTAssertTrue(HeatDriver.blames("server (OS::Nova::Server) in k-abc-masters-x-0-y: boom", master: true))
+        XCTAssertFalse(HeatDriver.blames("server (OS::Nova::Server) in k-abc-masters-x-0-y: boom", master: false))
+        XCTAssertTrue(HeatDriver.blames("server (OS::Nova::Server) in mastermind-abc-workers-x-1-y: boom", master: false))
         XCTAssertFalse(HeatDriver.blames(nil, master: false))
         XCTAssertEqual(HeatDriver.failed(.createInProgress), .createFailed)
         XCTAssertEqual(HeatDriver.failed(.deleteInProgress), .deleteFailed)
