@@ -64,8 +64,11 @@ magnum_init() {
     fi
     NODE_IP="$(node_ip)"
     [[ -n "$NODE_IP" ]] || { log "no IPv4 address"; false; }
-    # Master 0 gets its own address as the join address when there is no load balancer.
-    API_ADDRESS="${API_ADDRESS:-$NODE_IP}"
+    # Without a load balancer, master 0 gets its own fixed IP as the join address (the cluster
+    # stack creates its port first); an empty one is read the same way, for master 0 only.
+    if [[ "$ROLE" == master && "${NODE_INDEX:-0}" == 0 && -z "${API_ADDRESS:-}" ]]; then
+        API_ADDRESS="$NODE_IP"
+    fi
     mkdir -p "$MAGNUM_PKI" /var/lib/magnum
     chmod 700 "$MAGNUM_PKI"
 }
@@ -184,6 +187,8 @@ setup_docker_volume() { # MOUNTPOINT
     [[ "${DOCKER_VOLUME_SIZE:-0}" =~ ^[1-9][0-9]*$ ]] || return 0
     local mnt="$1" dev unit uuid
     dev="$(find_volume_device)" || { log "the ${DOCKER_VOLUME_SIZE} GB volume did not appear"; return 1; }
+    # Nothing may write to the directory while the volume is mounted over it.
+    systemctl stop docker.service docker.socket containerd.service 2>/dev/null || true
     if [[ -z "$(blkid -o value -s TYPE "$dev" || true)" ]]; then
         log "formatting $dev"
         mkfs.xfs -q "$dev"
@@ -397,3 +402,88 @@ wait_for_api() { # ADDRESS
     log "waiting for the Kubernetes API at $1:6443"
     retry 180 10 curl -sf --max-time 5 --cacert /etc/magnum/ca.crt "https://$1:6443/readyz" -o /dev/null
 }
+
+# --- Swarm mode (dockerd) -----------------------------------------------------------------------
+#
+# Every node's dockerd listens on tcp://0.0.0.0:2376 with --tlsverify: its key is made here and
+# its certificate (server and client) signed by the cluster CA through Magnum, so that nodes and
+# the cluster's users (certificates from Magnum too) authenticate each other. With
+# TLS_DISABLED=true the same port serves plain HTTP.
+
+DOCKER_TLS_DIR=/etc/docker/magnum
+
+tls_enabled() { [[ "${TLS_DISABLED:-false}" != true ]]; }
+
+# The engine labels: role, nodegroup and the nodegroup's labels (k=v,…), as a JSON array.
+engine_labels() { # ROLE
+    local labels=("magnum.role=$1" "magnum.nodegroup=${NODEGROUP:-}") l
+    for l in ${NODEGROUP_LABELS//,/ }; do labels+=("$l"); done
+    printf '%s\n' "${labels[@]}" | jq -R . | jq -cs .
+}
+
+# Docker volume, node certificate, dockerd on 2376; EXTRA_SANS for managers (the API address).
+prepare_swarm_node() { # ROLE [EXTRA_SANS]
+    hostnamectl set-hostname "$NODE_NAME" || true
+    setup_docker_volume /var/lib/docker
+    mkdir -p /etc/docker /etc/systemd/system/docker.service.d
+    local tls='"tls": false'
+    if tls_enabled; then
+        issue_cert "$DOCKER_TLS_DIR/node" kubernetes "/CN=$NODE_NAME" both "$(node_sans)${2:+,$2}"
+        tls="\"tls\": true, \"tlsverify\": true, \"tlscacert\": \"/etc/magnum/ca.crt\",
+  \"tlscert\": \"$DOCKER_TLS_DIR/node.crt\", \"tlskey\": \"$DOCKER_TLS_DIR/node.key\""
+    fi
+    cat >/etc/docker/daemon.json <<JSON
+{
+  "hosts": ["fd://", "tcp://0.0.0.0:2376"],
+  $tls,
+  "exec-opts": ["native.cgroupdriver=systemd"],
+  "labels": $(engine_labels "$1"),
+  "log-driver": "journald"
+}
+JSON
+    # The packaged unit passes --host=fd:// (which would conflict with "hosts" above).
+    cat >/etc/systemd/system/docker.service.d/10-magnum.conf <<'UNIT'
+[Service]
+ExecStart=
+ExecStart=/usr/bin/dockerd --config-file /etc/docker/daemon.json
+UNIT
+    systemctl daemon-reload
+    systemctl enable docker.socket docker.service
+    systemctl restart docker
+    retry 30 2 docker info >/dev/null
+}
+
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+# GET on the Docker API of the cluster's managers (API_ADDRESS:2376), with this node's cert.
+manager_api() { # PATH
+    if tls_enabled; then
+        curl -sf --max-time 10 --cacert /etc/magnum/ca.crt --cert "$DOCKER_TLS_DIR/node.crt" \
+            --key "$DOCKER_TLS_DIR/node.key" "https://$API_ADDRESS:2376$1"
+    else
+        curl -sf --max-time 10 "http://$API_ADDRESS:2376$1"
+    fi
+}
+
+# Joins the swarm as ROLE (manager or worker): the join token and the managers' swarm addresses
+# come from the managers' Docker API (it answers 503 until the first manager has initialised the
+# swarm, hence the retries).
+join_swarm() { # manager|worker
+    local kind token addr
+    kind="$(tr '[:lower:]' '[:upper:]' <<<"${1:0:1}")${1:1}"
+    [[ "$(swarm_state)" == active ]] && return 0
+    log "waiting for the swarm at $API_ADDRESS:2376"
+    retry 180 10 manager_api /swarm >/dev/null
+    token="$(manager_api /swarm | jq -er ".JoinTokens.$kind")"
+    for addr in $(manager_api /info | jq -r '.Swarm.RemoteManagers[]?.Addr'); do
+        log "joining the swarm as a $1 through $addr"
+        if docker swarm join --token "$token" --advertise-addr "$NODE_IP" --listen-addr "$NODE_IP:2377" "$addr"; then
+            return 0
+        fi
+    done
+    log "could not join the swarm through any manager"
+    return 1
+}
+
+# One attempt of join_swarm, for retry: a join can race with another manager's.
+try_join_swarm() { join_swarm "$1" || { sleep 5; false; }; }
