@@ -137,7 +137,7 @@ issue_cert() { # PREFIX CA_TYPE SUBJECT USAGE [SANS]
     esac
     mkdir -p "$(dirname "$prefix")"
     if [[ ! -s "$prefix.key" ]]; then
-        (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$prefix.key")
+        (umask 077; openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$prefix.key")
     fi
     args=(-addext "keyUsage=critical,digitalSignature,keyEncipherment" -addext "extendedKeyUsage=$eku")
     [[ -n "$sans" ]] && args+=(-addext "subjectAltName=$sans")

@@ -57,7 +57,7 @@ cgroupDriver: systemd
 rotateCertificates: false"
 
 if [[ "$FIRST" == true ]]; then
-    (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$K8S_PKI/sa.key")
+    (umask 077; openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$K8S_PKI/sa.key")
     openssl pkey -in "$K8S_PKI/sa.key" -pubout -out "$K8S_PKI/sa.pub"
     if (($(kube_minor) >= 29)); then
         make_kubeconfig /etc/kubernetes/super-admin.conf "https://$API_ADDRESS:6443" kubernetes-super-admin system:masters
