@@ -3,7 +3,7 @@
 # (Sources/HeatDriver/Templates), against the real Heat of scripts/heat.sh with the stand-ins of
 # scripts/heat-standins.py (no Nova, Neutron, Octavia or Cinder needed; no server boots).
 #
-#   scripts/heat-templates-check.sh
+#   scripts/heat-templates-check.sh [STEP...]   all steps below, or only the named ones
 #
 # 1. bash -n and shellcheck (installed from Debian when missing) on every bootstrap script and on
 #    this script; py_compile on scripts/heat-standins.py.
@@ -17,7 +17,11 @@
 #    CREATE_FAILED naming the failing nested resource.
 # 5. One raw REST create (curl): the template as a string, every file of the COE directory and
 #    the stand-ins in `files` under plain names, environment_files ["environment.yaml",
-#    "standins.yaml"] — the way the driver sends stacks.
+#    "standins.yaml"] — the way the driver sends stacks; then, the same way, workers.yaml as the
+#    top-level stack of an extra nodegroup, fed the cluster stack's outputs.
+# 6. The bootstrap scripts' helpers: common.sh's signal_heat completes a real wait condition
+#    (SUCCESS) and its ERR trap fails one (FAILURE, with the failed command); issue_cert has a
+#    local stand-in of POST /v1/certificates sign a CSR for a key made locally.
 #
 # Stacks are named htc-<pid>-…, and deleted on exit. Prints one summary line; exits non-zero on
 # any failure. MAGNUM_HEAT_CHECK_BENCH=1 also times a 3-master, 10-worker create.
@@ -72,8 +76,8 @@ static_checks() {
         # -x follows `source` of common.sh (resolved through the directives in the scripts).
         if shellcheck -x -P "$TEMPLATES/bootstrap" "$f"; then pass "shellcheck $f"; else fail "shellcheck $f"; fi
     done
-    if python3 -m py_compile scripts/heat-standins.py; then pass "py_compile heat-standins.py"
-    else fail "py_compile heat-standins.py"; fi
+    if python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" scripts/heat-standins.py; then pass "python syntax of heat-standins.py"
+    else fail "python syntax of heat-standins.py"; fi
 }
 
 # --- 2. Heat, clients, credentials, stand-ins -------------------------------------------------
@@ -292,6 +296,107 @@ bench() {
     delete_stack "$name"
 }
 
+# --- bootstrap helpers: the wait-condition signal (real Heat) and the CSR request --------------
+
+WAIT_TEMPLATE='heat_template_version: 2021-04-16
+resources:
+  handle: {type: OS::Heat::WaitConditionHandle}
+  wait:
+    type: OS::Heat::WaitCondition
+    properties: {handle: {get_resource: handle}, count: 1, timeout: 300}
+outputs:
+  endpoint: {value: {get_attr: [handle, endpoint]}}
+  token: {value: {get_attr: [handle, token]}}
+  data: {value: {get_attr: [wait, data]}}'
+
+# Creates a stack with a real wait condition; sets EP and TK to its handle's endpoint and token.
+wait_stack_handle() { # NAME
+    echo "$WAIT_TEMPLATE" >"$WORK/wait.yaml"
+    CREATED+=("$1")
+    openstack stack create -t "$WORK/wait.yaml" "$1" >/dev/null
+    for _ in $(seq 1 60); do
+        stack_outputs "$1" "$WORK/wait-out.json"
+        EP="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("endpoint") or "")' "$WORK/wait-out.json")"
+        TK="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("token") or "")' "$WORK/wait-out.json")"
+        [[ -n "$EP" && -n "$TK" ]] && return 0
+        sleep 1
+    done
+    return 1
+}
+
+bootstrap_signals() {
+    local common="$TEMPLATES/bootstrap/common.sh" line
+    # SUCCESS through signal_heat, as magnum_done sends it.
+    wait_stack_handle "$PREFIX-signal-ok" || { fail "wait condition stack"; return; }
+    if bash -c 'set -Eeuo pipefail; . "$1"; WAIT_ENDPOINT="$2" WAIT_TOKEN="$3" NODE_NAME=node-0; signal_heat SUCCESS "node \"ready\"" 10.0.0.5' _ \
+        "$common" "$EP" "$TK" && [[ "$(wait_stack "$PREFIX-signal-ok" 60)" == CREATE_COMPLETE* ]]; then
+        stack_outputs "$PREFIX-signal-ok" "$WORK/wait-out.json"
+        check_outputs "$WORK/wait-out.json" "bootstrap SUCCESS signal completes a real wait condition" \
+            "o['data'] == '{\"node-0\": \"10.0.0.5\"}'"
+    else
+        fail "bootstrap SUCCESS signal"
+    fi
+    # FAILURE through the ERR trap of a script that fails.
+    wait_stack_handle "$PREFIX-signal-fail" || { fail "wait condition stack"; return; }
+    bash -c 'set -Eeuo pipefail; . "$1"; WAIT_ENDPOINT="$2" WAIT_TOKEN="$3" NODE_NAME=node-1
+        trap '"'"'on_error $? $LINENO "$BASH_COMMAND"'"'"' ERR
+        false' _ "$common" "$EP" "$TK" 2>/dev/null || true
+    line="$(wait_stack "$PREFIX-signal-fail" 60)"
+    if [[ "$line" == CREATE_FAILED*WaitConditionFailure*false* ]]; then
+        pass "bootstrap ERR trap signals FAILURE with the failed command: ${line#*	}"
+    else
+        fail "bootstrap FAILURE signal: $line"
+    fi
+    delete_stack "$PREFIX-signal-ok"
+    delete_stack "$PREFIX-signal-fail"
+}
+
+# issue_cert against a local stand-in of POST /v1/certificates that checks the request's shape
+# and signs with a throw-away CA.
+bootstrap_csr() {
+    local d="$WORK/csr" port pid
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -subj /CN=check-ca -days 1 2>/dev/null
+    python3 - "$d" >"$d/port" <<'PY' &
+import json, os, subprocess, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+d = sys.argv[1]
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        ok = (self.path == "/v1/certificates" and self.headers.get("X-Auth-Token") == "bootstrap-token"
+              and self.headers.get("OpenStack-API-Version") == "container-infra latest"
+              and set(body) == {"cluster_uuid", "csr", "ca_cert_type"} and body["cluster_uuid"] == "uuid"
+              and body["ca_cert_type"] in ("kubernetes", "etcd", "front-proxy"))
+        if not ok:
+            self.send_response(400); self.end_headers(); return
+        open(os.path.join(d, "req.csr"), "w").write(body["csr"])
+        pem = subprocess.check_output(["openssl", "x509", "-req", "-in", os.path.join(d, "req.csr"), "-CA",
+            os.path.join(d, "ca.crt"), "-CAkey", os.path.join(d, "ca.key"), "-days", "1",
+            "-copy_extensions", "copy"], stderr=subprocess.DEVNULL).decode()
+        self.send_response(201); self.send_header("Content-Type", "application/json"); self.end_headers()
+        self.wfile.write(json.dumps({"pem": pem}).encode())
+    def log_message(self, *a): pass
+s = HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+    pid=$!
+    for _ in $(seq 1 50); do [[ -s "$d/port" ]] && break; sleep 0.1; done
+    port="$(cat "$d/port")"
+    if bash -c 'set -Eeuo pipefail; . "$1"; MAGNUM_URL="http://127.0.0.1:$2" BOOTSTRAP_TOKEN=bootstrap-token CLUSTER_UUID=uuid
+        NODE_NAME=node-0 NODE_IP=10.0.0.9 API_EXTRA_SANS=; public_ip() { :; }
+        issue_cert "$3/node" etcd /CN=node-0 both "$(node_sans)"' _ "$TEMPLATES/bootstrap/common.sh" "$port" "$d" \
+        && openssl verify -CAfile "$d/ca.crt" "$d/node.crt" >/dev/null \
+        && openssl x509 -in "$d/node.crt" -noout -ext subjectAltName | grep -q 'DNS:node-0, IP Address:10.0.0.9, IP Address:127.0.0.1' \
+        && openssl x509 -in "$d/node.crt" -noout -ext extendedKeyUsage | grep -q 'Server Authentication, TLS Web Client'; then
+        pass "bootstrap issue_cert: key made locally, CSR signed through POST /v1/certificates, SANs and usages kept"
+    else
+        fail "bootstrap issue_cert"
+    fi
+    kill "$pid" 2>/dev/null || true
+}
+
 # --- 5. the driver's request shape, by REST ---------------------------------------------------
 
 raw_rest_create() {
@@ -331,17 +436,63 @@ PY
         "o['api_address'] == 'https://' + o['api_private_address'] + ':6443'" \
         "o['node_index_names'] == {'0': '$name-default-worker-0', '1': '$name-default-worker-1'}" \
         "all(re.fullmatch(r'10\.0\.0\.\d+', a) for a in o['node_addresses'])"
+    extra_nodegroup_rest "$name" "$WORK/rest.json"
     delete_stack "$name"
 }
 
-static_checks
-setup
-validate_templates
-kubernetes_lifecycle
-swarm_defaults
-injected_failure
-raw_rest_create
-if [[ "${MAGNUM_HEAT_CHECK_BENCH:-0}" == 1 ]]; then bench; fi
+# An extra nodegroup: workers.yaml as a top-level stack, fed the cluster stack's outputs.
+extra_nodegroup_rest() { # CLUSTER-STACK OUTPUTS-FILE
+    local coe=kubernetes name="$1-ng2" t code
+    python3 - "$TEMPLATES/$coe" "$(dirname "$STANDINS")" "$name" "$2" >"$WORK/ng-body.json" <<'PY'
+import json, os, sys
+coe_dir, standin_dir, name, outputs = sys.argv[1:5]
+o = json.load(open(outputs))
+files = {}
+for d in (coe_dir, standin_dir):
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".yaml"):
+            files[f] = open(os.path.join(d, f)).read()
+json.dump({
+    "stack_name": name,
+    "template": files["workers.yaml"],
+    "files": files,
+    "environment_files": ["environment.yaml", "standins.yaml"],
+    "parameters": {"name_prefix": name, "node_count": 2, "fixed_network": o["fixed_network_id"],
+                   "fixed_subnet": o["fixed_subnet_id"], "security_groups": o["worker_security_groups"],
+                   "api_address": o["api_private_address"], "floating_ip_enabled": False},
+    "disable_rollback": True,
+}, sys.stdout)
+PY
+    t="$(now)"
+    CREATED+=("$name")
+    code="$(curl -sS -o "$WORK/ng-create.json" -w '%{http_code}' -H "X-Auth-Token: $TOKEN" \
+        -H 'Content-Type: application/json' -d @"$WORK/ng-body.json" "$HEAT_URL/$PROJECT_ID/stacks")"
+    if [[ "$code" != 201 ]]; then
+        cat "$WORK/ng-create.json" >&2
+        fail "extra nodegroup (workers.yaml) REST create: HTTP $code"
+        return
+    fi
+    expect_status "$name" CREATE_COMPLETE "extra nodegroup (workers.yaml top-level) create" "$t" || return
+    stack_outputs "$name" "$WORK/ng.json"
+    check_outputs "$WORK/ng.json" "extra nodegroup outputs" \
+        "o['node_index_names'] == {'0': '$name-0', '1': '$name-1'}" \
+        "sorted(o['node_index_addresses']) == ['0', '1'] and len(o['node_addresses']) == 2"
+    delete_stack "$name"
+}
+
+STEPS=(static_checks validate_templates kubernetes_lifecycle swarm_defaults injected_failure raw_rest_create
+    bootstrap_signals bootstrap_csr)
+if [[ "${MAGNUM_HEAT_CHECK_BENCH:-0}" == 1 ]]; then STEPS+=(bench); fi
+if (($# > 0)); then
+    for step in "$@"; do
+        [[ " ${STEPS[*]} bench " == *" $step "* ]] || { echo "usage: $0 [${STEPS[*]} bench]..." >&2; exit 2; }
+    done
+    STEPS=("$@")
+fi
+for step in "${STEPS[@]}"; do
+    if [[ "$step" != static_checks && -z "${TOKEN:-}" ]]; then setup; fi
+    "$step"
+done
 
 if ((FAILED > 0)); then
     echo "heat-templates-check: FAILED $FAILED of $((PASSED + FAILED)) checks: ${FAILURES[*]}"
