@@ -13,7 +13,8 @@
 #    cluster.yaml and workers.yaml with -e environment.yaml -e standins.yaml.
 # 4. Live stacks through the CLI: a kubernetes cluster (1 master, 2 workers, load balancer) with
 #    its outputs checked, scaled to 3 workers, then to 2 removing index 0, deleted; a swarm-mode
-#    cluster with the defaults; a cluster whose name contains `standin-fail`, which must end
+#    cluster with the defaults, and one with 3 masters, a load balancer, a given network, docker
+#    volumes and no floating IPs; a cluster whose name contains `standin-fail`, which must end
 #    CREATE_FAILED naming the failing nested resource.
 # 5. One raw REST create (curl): the template as a string, every file of the COE directory and
 #    the stand-ins in `files` under plain names, environment_files ["environment.yaml",
@@ -273,6 +274,24 @@ swarm_defaults() {
     delete_stack "$name"
 }
 
+# The other branches of the templates: an existing network and subnet, a load balancer without
+# floating IPs, 3 masters, docker volumes, a key pair.
+swarm_options() {
+    local name="$PREFIX-swarm-opts" t out="$WORK/swarm-opts.json"
+    t="$(now)"
+    cli_create swarm-mode "$name" cluster_name="$name" number_of_masters=3 master_lb_enabled=true \
+        floating_ip_enabled=false fixed_network=net-given fixed_subnet=subnet-given docker_volume_size=10 \
+        docker_volume_type=fast ssh_key_name=key || { fail "create $name"; return; }
+    expect_status "$name" CREATE_COMPLETE "swarm-mode create with LB, given network, volumes, no floating IPs" "$t" || return
+    stack_outputs "$name" "$out"
+    check_outputs "$out" "swarm-mode outputs with LB and given network" \
+        "o['api_address'] == 'tcp://' + o['api_private_address'] + ':2376'" \
+        "o['api_private_address'] not in o['master_private_addresses']" \
+        "o['fixed_network_id'] == 'net-given' and o['fixed_subnet_id'] == 'subnet-given'" \
+        "sorted(o['master_index_names']) == ['0', '1', '2'] and o['master_addresses'] == o['master_private_addresses']"
+    delete_stack "$name"
+}
+
 injected_failure() {
     local name="$PREFIX-standin-fail" t line
     t="$(now)"
@@ -480,7 +499,7 @@ PY
     delete_stack "$name"
 }
 
-STEPS=(static_checks validate_templates kubernetes_lifecycle swarm_defaults injected_failure raw_rest_create
+STEPS=(static_checks validate_templates kubernetes_lifecycle swarm_defaults swarm_options injected_failure raw_rest_create
     bootstrap_signals bootstrap_csr)
 if [[ "${MAGNUM_HEAT_CHECK_BENCH:-0}" == 1 ]]; then STEPS+=(bench); fi
 if (($# > 0)); then
