@@ -30,7 +30,7 @@ json_string() { printf '%s' "$1" | jq -Rs .; }
 signal_heat() { # STATUS REASON [DATA]
     local body
     body="{\"status\": \"$1\", \"reason\": $(json_string "$2"), \"data\": $(json_string "${3:-}"), \"id\": $(json_string "$NODE_NAME")}"
-    curl -sS --retry 10 --retry-delay 5 --retry-all-errors --max-time 30 -X POST \
+    curl -fsS --retry 10 --retry-delay 5 --retry-all-errors --max-time 30 -X POST \
         -H "X-Auth-Token: $WAIT_TOKEN" -H 'Content-Type: application/json' \
         -d "$body" "$WAIT_ENDPOINT" >/dev/null
 }
@@ -226,9 +226,10 @@ K8S_PKI=/etc/kubernetes/pki
 # shellcheck disable=SC2034
 KUBEADM_API=kubeadm.k8s.io/v1beta3
 CRI_SOCKET=unix:///run/containerd/containerd.sock
-# Preflight errors expected in external-CA mode with pre-made node credentials.
+# Preflight errors expected in external-CA mode with pre-made node credentials (a YAML list for
+# nodeRegistration.ignorePreflightErrors).
 # shellcheck disable=SC2034
-K8S_IGNORE_PREFLIGHT=(FileAvailable--etc-kubernetes-kubelet.conf FileAvailable--etc-kubernetes-pki-ca.crt FileExisting-conntrack)
+K8S_IGNORE_PREFLIGHT="[FileAvailable--etc-kubernetes-kubelet.conf, FileAvailable--etc-kubernetes-pki-ca.crt, FileExisting-conntrack]"
 
 arch() {
     case "$(uname -m)" in
@@ -308,6 +309,8 @@ UNIT
 
 # Everything a Kubernetes node needs before kubeadm runs.
 prepare_kubernetes_node() {
+    [[ "$COE" == kubernetes && "${CONTAINER_RUNTIME:-containerd}" == containerd ]] \
+        || { log "COE $COE with runtime ${CONTAINER_RUNTIME:-} is not what this script bootstraps"; false; }
     hostnamectl set-hostname "$NODE_NAME" || true
     modprobe overlay
     modprobe br_netfilter
@@ -423,6 +426,7 @@ engine_labels() { # ROLE
 
 # Docker volume, node certificate, dockerd on 2376; EXTRA_SANS for managers (the API address).
 prepare_swarm_node() { # ROLE [EXTRA_SANS]
+    [[ "$COE" == swarm-mode ]] || { log "COE $COE is not what this script bootstraps"; false; }
     hostnamectl set-hostname "$NODE_NAME" || true
     setup_docker_volume /var/lib/docker
     mkdir -p /etc/docker /etc/systemd/system/docker.service.d

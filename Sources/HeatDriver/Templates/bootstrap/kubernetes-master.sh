@@ -49,7 +49,6 @@ make_kubeconfig /etc/kubernetes/scheduler.conf "https://$NODE_IP:6443" system:ku
 make_kubelet_kubeconfig
 
 # --- kubeadm ---------------------------------------------------------------------------------
-ignore="$(IFS=,; echo "${K8S_IGNORE_PREFLIGHT[*]}")"
 kubelet_config="---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -80,6 +79,7 @@ nodeRegistration:
   kubeletExtraArgs:
     node-ip: $NODE_IP
     node-labels: "$(node_labels master)"
+  ignorePreflightErrors: $K8S_IGNORE_PREFLIGHT
 ---
 apiVersion: $KUBEADM_API
 kind: ClusterConfiguration
@@ -93,7 +93,7 @@ networking:
 $kubelet_config
 CONFIG
     log "kubeadm init"
-    kubeadm init --config /etc/magnum/kubeadm.yaml --upload-certs --ignore-preflight-errors="$ignore"
+    kubeadm init --config /etc/magnum/kubeadm.yaml --upload-certs
 else
     wait_for_api "$API_ADDRESS"
     cat >/etc/magnum/kubeadm.yaml <<CONFIG
@@ -110,6 +110,7 @@ nodeRegistration:
   kubeletExtraArgs:
     node-ip: $NODE_IP
     node-labels: "$(node_labels master)"
+  ignorePreflightErrors: $K8S_IGNORE_PREFLIGHT
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: $NODE_IP
@@ -117,7 +118,7 @@ controlPlane:
   certificateKey: "$CERTIFICATE_KEY"
 CONFIG
     log "kubeadm join --control-plane"
-    retry 3 30 kubeadm join --config /etc/magnum/kubeadm.yaml --ignore-preflight-errors="$ignore"
+    kubeadm join --config /etc/magnum/kubeadm.yaml
 fi
 # The bootstrap token and the certificate key are useless after the join, and expire anyway.
 scrub_kubeadm_config

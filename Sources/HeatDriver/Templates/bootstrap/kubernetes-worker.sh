@@ -33,10 +33,10 @@ nodeRegistration:
   kubeletExtraArgs:
     node-ip: $NODE_IP
     node-labels: "$(node_labels worker)"
+  ignorePreflightErrors: $K8S_IGNORE_PREFLIGHT
 CONFIG
 log "kubeadm join"
-retry 3 30 kubeadm join --config /etc/magnum/kubeadm.yaml \
-    --ignore-preflight-errors="$(IFS=,; echo "${K8S_IGNORE_PREFLIGHT[*]}")"
+kubeadm join --config /etc/magnum/kubeadm.yaml
 scrub_kubeadm_config
 
 # The node is Ready once the CNI (installed from master 0) runs on it.
