@@ -171,6 +171,7 @@ let package = Package(
                 "MagnumCore", "MagnumIdentity", "MagnumStore", "MagnumAPI", "MagnumTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

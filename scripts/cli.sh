@@ -137,17 +137,28 @@ PY
     openssl verify -CAfile "$dir/swarm/ca.pem" "$dir/swarm/cert.pem" >/dev/null 2>&1 || fail "swarm config: cert.pem does not verify against ca.pem"
     expect_eq "$(DOCKER_HOST="$api" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$dir/swarm" docker node ls --format '{{.Status}}' | tr '\n' ' ')" \
         "Ready Ready " "docker node ls with the files of coe cluster config"
+
+    # CA rotation: refused for the Heat driver's cluster (not supported there yet), done by the
+    # local driver for cli-swarm — a new CA, under which the old signatures no longer verify.
+    os_fails "$member" "not supported by driver heat_fedora_coreos" coe ca rotate cli-cluster
+    os "$member" coe ca sign cli-swarm "$dir/user.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/swarm-user.pem"
+    openssl verify -CAfile "$dir/swarm/ca.pem" "$dir/swarm-user.pem" >/dev/null 2>&1 || fail "coe ca sign cli-swarm: does not verify against its CA"
+    os "$member" coe ca rotate cli-swarm >/dev/null
+    for _ in $(seq 1 240); do
+        status="$(os "$member" coe cluster show cli-swarm -f value -c status)"
+        [[ "$status" == *_IN_PROGRESS ]] || break
+        sleep 0.5
+    done
+    expect_eq "$status" UPDATE_COMPLETE "cli-swarm after CA rotation"
+    os "$member" coe ca show cli-swarm | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/ca2.pem"
+    cmp -s "$dir/swarm/ca.pem" "$dir/ca2.pem" && fail "coe ca rotate: the CA did not change"
+    openssl verify -CAfile "$dir/ca2.pem" "$dir/swarm-user.pem" >/dev/null 2>&1 && fail "a certificate signed by the old CA verifies against the new one"
+    os "$member" coe ca sign cli-swarm "$dir/user.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/user2.pem"
+    openssl verify -CAfile "$dir/ca2.pem" "$dir/user2.pem" >/dev/null 2>&1 || fail "after rotation, a new signature does not verify against the new CA"
+
     os "$member" coe cluster delete cli-swarm >/dev/null
     for _ in $(seq 1 120); do os_quiet "$member" coe cluster show cli-swarm >/dev/null 2>&1 || break; sleep 0.5; done
-    os_quiet "$member" coe cluster show cli-swarm >/dev/null 2>&1 && fail "cli-swarm was not deleted"
-
-    os "$member" coe ca rotate cli-cluster >/dev/null
-    expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" UPDATE_IN_PROGRESS "status after CA rotation"
-    os "$member" coe ca show cli-cluster | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/ca2.pem"
-    cmp -s "$dir/ca.pem" "$dir/ca2.pem" && fail "coe ca rotate: the CA did not change"
-    openssl verify -CAfile "$dir/ca2.pem" "$dir/user.pem" >/dev/null 2>&1 && fail "a certificate signed by the old CA verifies against the new one"
-    os "$member" coe ca sign cli-cluster "$dir/user.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/user2.pem"
-    openssl verify -CAfile "$dir/ca2.pem" "$dir/user2.pem" >/dev/null 2>&1 || fail "after rotation, a new signature does not verify against the new CA"
+    if os_quiet "$member" coe cluster show cli-swarm >/dev/null 2>&1; then fail "cli-swarm was not deleted"; fi
 }
 
 scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
@@ -181,15 +192,29 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     os "$member" coe cluster show cli-cluster -f json > "$WORK/cluster.json"
     local cluster
     cluster="$(field "d['uuid']" < "$WORK/cluster.json")"
-    expect_eq "$(field "d['status']" < "$WORK/cluster.json")" CREATE_IN_PROGRESS "cluster status"
+    # In Keystone mode the Heat driver takes the cluster on, and fails it: this run has no Heat
+    # with stand-ins for the cloud (scripts/heat-e2e.sh has). On the built-in identity no
+    # conductor runs that driver and the cluster stays in progress.
+    local status
+    status="$(field "d['status']" < "$WORK/cluster.json")"
+    [[ "$status" == CREATE_IN_PROGRESS || ("$MODE" == keystone && "$status" == CREATE_FAILED) ]] || fail "cluster status: $status"
     expect_eq "$(field "d['node_count']" < "$WORK/cluster.json")" 2 "cluster node_count"
     expect_eq "$(os "$member" coe cluster list -f json | field "[(c['name'], c['node_count']) for c in d]")" "[('cli-cluster', 2)]" "cluster list"
     os_fails "$other" "could not be found" coe cluster show "$cluster"
-    os_fails "$member" "in progress|IN_PROGRESS|invalid|not allowed" coe cluster resize cli-cluster 3
+    os_fails "$member" "in progress|IN_PROGRESS|FAILED|invalid|not allowed" coe cluster resize cli-cluster 3
 
     log "nodegroups"
     expect_eq "$(os "$member" coe nodegroup list cli-cluster -f json | field "sorted(n['role'] for n in d)")" "['master', 'worker']" "default nodegroups"
     os_fails "$member" "API address is not available yet" coe nodegroup create cli-cluster extra --node-count 1
+
+    if [[ "$MODE" == keystone ]]; then
+        for _ in $(seq 1 120); do
+            status="$(os "$member" coe cluster show cli-cluster -f value -c status)"
+            [[ "$status" == *_IN_PROGRESS ]] || break
+            sleep 0.5
+        done
+        expect_eq "$status" CREATE_FAILED "cli-cluster without a cloud for the Heat driver"
+    fi
 
     log "certificates: coe ca show / sign / rotate, coe cluster config"
     certificates "$member" "$other"
@@ -212,8 +237,19 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
 
     log "deletes"
     os "$member" coe cluster delete cli-cluster >/dev/null
-    expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" DELETE_IN_PROGRESS "cluster delete"
-    os_fails "$member" "in use|referenced|being used" coe cluster template delete cli-ct
+    # Keystone mode: the Heat driver removes the cluster's trust and trustee and it is gone;
+    # built-in: no conductor runs that driver and the delete stays in progress.
+    if [[ "$MODE" == keystone ]]; then
+        for _ in $(seq 1 120); do os_quiet "$member" coe cluster show cli-cluster >/dev/null 2>&1 || break; sleep 0.5; done
+        if os_quiet "$member" coe cluster show cli-cluster >/dev/null 2>&1; then fail "cli-cluster was not deleted"; fi
+    else
+        expect_eq "$(os "$member" coe cluster show cli-cluster -f json | field "d['status']")" DELETE_IN_PROGRESS "cluster delete"
+    fi
+    if [[ "$MODE" == keystone ]]; then
+        os "$member" coe cluster template delete cli-ct >/dev/null   # its cluster is gone
+    else
+        os_fails "$member" "in use|referenced|being used" coe cluster template delete cli-ct
+    fi
     os "$member" keypair delete cli-key
     log "passed"
 }

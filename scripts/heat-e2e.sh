@@ -114,6 +114,21 @@ log "magnum serve on 127.0.0.1:$PORT (Keystone $KS_URL, Heat $HEAT)"
 os coe cluster template create heat-k8s --coe kubernetes --image fedora-coreos-latest --external-network public \
     --flavor m1.small --master-flavor m1.small --server-type vm --master-lb-enabled >/dev/null
 
+# Through Keystone, templates are checked against the services of the token's catalog (here
+# the Glance-, Nova- and Neutron-compatible endpoints `magnum bootstrap` registered).
+os_fails() { # os_fails PATTERN ARGS… — the command fails with PATTERN in its error
+    local pattern=$1; shift
+    if os_quiet "$@" >/dev/null 2>"$WORK/err"; then fail "openstack $* succeeded"; fi
+    grep -qE "$pattern" "$WORK/err" || fail "openstack $*: expected /$pattern/, got: $(cat "$WORK/err")"
+}
+os_fails "Image no-such-image could not be found" coe cluster template create bad --coe kubernetes --image no-such-image \
+    --external-network public --flavor m1.small --server-type vm
+os_fails "Unable to find flavor no-such-flavor" coe cluster template create bad --coe kubernetes --image fedora-coreos-latest \
+    --external-network public --flavor no-such-flavor --server-type vm
+os_fails "Unable to find external network private" coe cluster template create bad --coe kubernetes --image fedora-coreos-latest \
+    --external-network private --flavor m1.small --server-type vm
+os_fails "Unable to find keypair no-such-key" coe cluster create bad --cluster-template heat-k8s --keypair no-such-key
+
 log "kubernetes 1+2, a failing one and two slow ones at once"
 start=$(date +%s.%N)
 os coe cluster create k8s --cluster-template heat-k8s --master-count 1 --node-count 2 >/dev/null

@@ -88,20 +88,6 @@ actor CloudIdentity {
         return t
     }
 
-    /// The catalog of a user's own token (validated with the service token).
-    func validate(_ token: String) async throws -> ScopedToken {
-        let service = try await service()
-        let answer = try await http.send(.GET, configuration.authURL + "/auth/tokens", token: service.token,
-                                         headers: [("X-Subject-Token", token)])
-        guard answer.status == 200, let body = answer.json else {
-            if answer.status == 404 || answer.status == 401 {
-                throw MagnumError(.forbidden, "The token of the user who asked for this cluster is no longer valid (it expired before the conductor used it); create the cluster again.")
-            }
-            throw http.failure(answer, .GET, configuration.authURL + "/auth/tokens")
-        }
-        return try Self.scopedToken(token, body)
-    }
-
     /// The trustee user for a cluster: created in the trustee domain with `password`, or — when
     /// an earlier attempt created it — found by name and given `password` again.
     func ensureTrustee(name: String, password: String) async throws -> String {

@@ -9,7 +9,12 @@ extension HeatDriver {
     /// delete request tries again).
     public func deleteCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
         let record = try await record(spec, context)
-        if let trust = try await trustToken(spec, record) {
+        // A create that failed before Heat was reached (e.g. a cloud without Heat) left no stack:
+        // with no stack recorded and no orchestration endpoint there is nothing to look for.
+        let reachable = { (t: ScopedToken) in
+            t.endpoint(type: "orchestration", interface: configuration.interface, region: configuration.region) != nil
+        }
+        if let trust = try await trustToken(spec, record), record.stack != nil || !record.nodegroupStacks.isEmpty || reachable(trust) {
             let heat = try heat(trust)
             for (uuid, ref) in record.nodegroupStacks.sorted(by: { $0.key < $1.key }) {
                 try await deleteStack(heat, ref, context)

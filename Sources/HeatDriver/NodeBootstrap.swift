@@ -9,7 +9,7 @@ import MagnumCore
 /// trust (nodes use it to have their own keys' CSRs signed by Magnum) and, for Kubernetes, a
 /// kubeadm bootstrap token and certificate key that expire within two hours. Heat replaces the
 /// placeholders of `/etc/magnum/heat.env` per node (`__WAIT_ENDPOINT__`, `__WAIT_TOKEN__`,
-/// `__API_ADDRESS__`, `__NODE_NAME__`, `__NODE_INDEX__`); they are URL-safe, so the file is a
+/// `__API_ADDRESS__`, `__NODE_NAME__`, `__NODE_INDEX__`, `__VOLUME_ID__`); they are URL-safe, so the file is a
 /// plain `data:` URL.
 struct NodeBootstrap: Sendable {
     /// A node's role.
@@ -26,7 +26,7 @@ struct NodeBootstrap: Sendable {
         }
         let env = settings.map { "\($0.0)=\(Self.shellQuoted($0.1))\n" }.joined()
         let heatEnv = ["WAIT_ENDPOINT=__WAIT_ENDPOINT__", "WAIT_TOKEN=__WAIT_TOKEN__", "API_ADDRESS=__API_ADDRESS__",
-                       "NODE_NAME=__NODE_NAME__", "NODE_INDEX=__NODE_INDEX__"].joined(separator: "%0A") + "%0A"
+                       "NODE_NAME=__NODE_NAME__", "NODE_INDEX=__NODE_INDEX__", "VOLUME_ID=__VOLUME_ID__"].joined(separator: "%0A") + "%0A"
         var files: [JSON] = [
             Self.file("/usr/local/bin/magnum-bootstrap", mode: 0o755, source: Self.base64(script)),
             Self.file("/usr/local/lib/magnum/common.sh", mode: 0o644, source: Self.base64(common)),

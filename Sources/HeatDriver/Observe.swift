@@ -13,10 +13,10 @@ extension HeatDriver {
             // Nothing was made yet (or everything is gone): a delete is complete, the rest unchanged.
             return ClusterObservation(status: current == .deleteInProgress ? .deleteComplete : current, statusReason: spec.cluster.statusReason)
         }
-        let heat = try heat(trust)
         guard let ref = record.stack else {
             return ClusterObservation(status: current == .deleteInProgress ? .deleteComplete : current, statusReason: spec.cluster.statusReason)
         }
+        let heat = try heat(trust)
         guard let stack = try await heat.stack(name: ref.name, id: ref.id), stack.status != "DELETE_COMPLETE" else {
             if current == .deleteInProgress { return ClusterObservation(status: .deleteComplete, stackID: ref.id) }
             return ClusterObservation(status: Self.failed(current), statusReason: "The cluster's Heat stack \(ref.name) no longer exists.", stackID: ref.id)

@@ -17,3 +17,20 @@ public protocol Catalog: Sendable {
     /// True when the project exists (quota creation checks it).
     func projectExists(_ projectID: String, _ context: RequestContext) async throws -> Bool
 }
+
+/// Name-or-ID resolution shared by the catalogs: an exact ID wins; else exactly one item of
+/// that name; several → 409 "Multiple <kind> exist with same name …"; none → `notFound`.
+public enum CatalogLookup {
+    /// Picks `ident` among `items`.
+    public static func pick<T>(_ items: [T], _ ident: String, id: (T) -> String, name: (T) -> String,
+                               notFound: MagnumError, kind: String, idWord: String) throws -> T
+    {
+        if let byID = items.first(where: { id($0) == ident }) { return byID }
+        let named = items.filter { name($0) == ident }
+        if named.count > 1 {
+            throw MagnumError(.conflict, "Multiple \(kind) exist with same name '\(ident)'. Please use the \(idWord) instead.")
+        }
+        guard let one = named.first else { throw notFound }
+        return one
+    }
+}

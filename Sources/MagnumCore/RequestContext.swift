@@ -12,6 +12,9 @@ public struct RequestContext: Sendable, Hashable {
     public var authToken: String?
     /// `x-openstack-request-id` of the request.
     public var requestID: String
+    /// The token's service catalog as public endpoint URLs by service type (`image`,
+    /// `compute`, `network`, …); empty when the identity gives none.
+    public var serviceEndpoints: [String: String] = [:]
 
     /// Creates a context.
     public init(userID: String?, projectID: String?, roles: Set<String>, userName: String? = nil,

@@ -119,7 +119,7 @@ public actor KeystoneAuthenticator: Authenticator, Service {
     func validate(_ token: String) async throws -> (RequestContext?, Date?) {
         for attempt in 0..<2 {
             let service = try await currentServiceToken(forceRefresh: attempt > 0)
-            var request = HTTPClientRequest(url: configuration.authURL + "/auth/tokens?nocatalog")
+            var request = HTTPClientRequest(url: configuration.authURL + "/auth/tokens")
             request.method = .GET
             request.headers.add(name: "X-Auth-Token", value: service)
             request.headers.add(name: "X-Subject-Token", value: token)
@@ -209,7 +209,23 @@ public actor KeystoneAuthenticator: Authenticator, Service {
             userID: user?["id"] as? String, projectID: project?["id"] as? String, roles: Set(roles),
             userName: user?["name"] as? String, projectName: project?["name"] as? String,
             domainID: domainID, systemScope: t["system"] != nil, authToken: token)
-        return (ctx, expires)
+        var withCatalog = ctx
+        withCatalog.serviceEndpoints = serviceEndpoints(t["catalog"] as? [[String: Any]] ?? [])
+        return (withCatalog, expires)
+    }
+
+    /// The first public endpoint URL of each service type in a token's catalog, without a
+    /// trailing slash.
+    static func serviceEndpoints(_ catalog: [[String: Any]]) -> [String: String] {
+        var out: [String: String] = [:]
+        for service in catalog {
+            guard let type = service["type"] as? String, out[type] == nil else { continue }
+            let endpoints = service["endpoints"] as? [[String: Any]] ?? []
+            guard var url = endpoints.first(where: { $0["interface"] as? String == "public" })?["url"] as? String else { continue }
+            while url.hasSuffix("/") { url.removeLast() }
+            out[type] = url
+        }
+        return out
     }
 
     /// Parses Keystone's `2026-11-25T16:05:33.000000Z`.

@@ -88,12 +88,6 @@ extension LocalCatalog {
     static func pick<T>(_ items: [T], _ ident: String, id: (T) -> String, name: (T) -> String,
                         notFound: MagnumError, kind: String, idWord: String) throws -> T
     {
-        if let byID = items.first(where: { id($0) == ident }) { return byID }
-        let named = items.filter { name($0) == ident }
-        if named.count > 1 {
-            throw MagnumError(.conflict, "Multiple \(kind) exist with same name '\(ident)'. Please use the \(idWord) instead.")
-        }
-        guard let one = named.first else { throw notFound }
-        return one
+        try CatalogLookup.pick(items, ident, id: id, name: name, notFound: notFound, kind: kind, idWord: idWord)
     }
 }

@@ -214,7 +214,7 @@ struct CloudOptions: ParsableArguments {
     @Option(help: "Project the service user's token is scoped to (domain Default).")
     var serviceProject: String = "service"
 
-    @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml. Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
+    @Option(help: "The server's public base URL, used in the built-in identity's service catalog and clouds.yaml, and by the Heat driver's nodes to reach Magnum (required by `magnum conductor` with --keystone-url). Default: http://HOST:PORT of --bind. Also MAGNUM_PUBLIC_URL.")
     var publicURL: String?
 
     @Option(name: .customLong("heat-environment"), help: "A Heat environment file appended to every stack the Heat driver creates, after the driver's own; repeatable, applied in order. Files its resource_registry names are sent with it. Also MAGNUM_HEAT_ENVIRONMENTS (colon-separated).")
@@ -351,7 +351,11 @@ func runAPI(db: DatabaseOptions, api: APIOptions, pki: PKIOptions, conductor: Co
         ? BuiltInIdentity(records: store, configuration: .init(publicURL: publicURL), logger: logger) : nil
     let authenticator: any Authenticator = keystone ?? tokenTable ?? BuiltInAuthenticator(identity: builtIn!)
     let authURI = keystone != nil ? keystone?.configuration.authURL : "\(publicURL)/identity/v3"
-    let env = APIEnvironment(store: store, catalog: LocalCatalog(store: store, projects: builtIn == nil ? nil : store),
+    // With a real Keystone, the cloud's own Glance, Nova and Neutron (from each caller's token
+    // catalog) answer catalog lookups; the local catalog answers for services a cloud lacks.
+    let local = LocalCatalog(store: store, projects: builtIn == nil ? nil : store)
+    let catalog: any Catalog = keystone != nil ? CloudCatalog(fallback: local) : local
+    let env = APIEnvironment(store: store, catalog: catalog,
                              authenticator: authenticator, certificates: authority,
                              policy: policy, config: api.config(), logger: logger, authURI: authURI, identity: builtIn)
     // The Keystone authenticator's HTTP client lives as long as the group.

@@ -118,7 +118,7 @@ final class HeatDriverUnitTests: XCTestCase {
         XCTAssertEqual(content("/etc/magnum/cluster.env"), "CLUSTER_UUID='c-1'\nNODEGROUP_LABELS='a=b,it'\\''s=x'\n")
         XCTAssertEqual(content("/etc/magnum/ca.crt"), "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n")
         XCTAssertEqual(content("/etc/magnum/heat.env"),
-                       "data:,WAIT_ENDPOINT=__WAIT_ENDPOINT__%0AWAIT_TOKEN=__WAIT_TOKEN__%0AAPI_ADDRESS=__API_ADDRESS__%0ANODE_NAME=__NODE_NAME__%0ANODE_INDEX=__NODE_INDEX__%0A")
+                       "data:,WAIT_ENDPOINT=__WAIT_ENDPOINT__%0AWAIT_TOKEN=__WAIT_TOKEN__%0AAPI_ADDRESS=__API_ADDRESS__%0ANODE_NAME=__NODE_NAME__%0ANODE_INDEX=__NODE_INDEX__%0AVOLUME_ID=__VOLUME_ID__%0A")
         XCTAssertFalse(text.contains("PRIVATE KEY"))
         XCTAssertEqual(json["systemd"]?["units"]?.arrayValue?.first?["name"]?.stringValue, "magnum-bootstrap.service")
         XCTAssertThrowsError(try bootstrap.userData(coe: "swarm-mode", role: .master, settings: [], certificates: []))
