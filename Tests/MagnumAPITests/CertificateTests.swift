@@ -129,9 +129,26 @@ final class CertificateTests: XCTestCase {
         }
     }
 
-    func testCARotation() async throws {
+    /// A Swarm-mode template of the local driver, which rotates CAs into its nodes.
+    static let localSwarm: [String: JSON] = ["coe": "swarm-mode", "image_id": "local-swarm"]
+
+    func testCARotationIsRefusedForAClusterOfTheHeatDriver() async throws {
         try await APIHarness.withEach { h in
             let uuid = try await cluster(h)
+            try await h.setClusterState(uuid, .createComplete, apiAddress: "https://198.18.0.10:6443")
+            let r = try await h.request(.patch, "/v1/certificates/\(uuid)")
+            XCTAssertEqual(r.status, 400, r.text)
+            XCTAssertEqual(r.errorDetail, "Rotating the CA certificate is not supported by driver heat_fedora_coreos.")
+            let operations = try await h.store.read { try await $0.operations(resourceUUID: uuid) }
+            XCTAssertEqual(operations.filter { $0.kind == .caRotate }.count, 0)
+            let shown = try await h.request(.get, "/v1/clusters/\(uuid)")
+            XCTAssertEqual(shown.json?["status"], "CREATE_COMPLETE")
+        }
+    }
+
+    func testCARotation() async throws {
+        try await APIHarness.withEach { h in
+            let uuid = try await cluster(h, template: Self.localSwarm)
             // Only a stable cluster rotates.
             let early = try await h.request(.patch, "/v1/certificates/\(uuid)")
             XCTAssertEqual(early.status, 400, early.text)
@@ -225,7 +242,7 @@ final class CertificateTests: XCTestCase {
         logger.logLevel = .trace
         try await TestDatabases.withSQLite { store in
             let h = try await APIHarness.make(store: store, label: "sqlite", logger: logger)
-            let uuid = try await cluster(h)
+            let uuid = try await cluster(h, template: Self.localSwarm)
             try await h.setClusterState(uuid, .createComplete)
             let signed = try await h.request(.post, "/v1/certificates", body: ["cluster_uuid": .string(uuid), "csr": .string(try csr())])
             XCTAssertEqual(signed.status, 201)

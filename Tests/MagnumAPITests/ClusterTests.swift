@@ -117,7 +117,10 @@ final class ClusterTests: XCTestCase {
             XCTAssertEqual(op.kind, .clusterCreate)
             XCTAssertEqual(op.state, .pending)
             XCTAssertEqual(op.resourceUUID, uuid)
-            XCTAssertEqual(op.parameters, ["master_count": 1, "node_count": 2, "create_timeout": 60])
+            // The Heat driver acts as the caller: its sealed token and roles ride along
+            // (CallerTokenTests checks them).
+            XCTAssertEqual(op.parameters.filter { !$0.key.hasPrefix("caller_") }, ["master_count": 1, "node_count": 2, "create_timeout": 60])
+            XCTAssertEqual(Set(op.parameters.keys.filter { $0.hasPrefix("caller_") }), [CallerToken.tokenParameter, CallerToken.rolesParameter])
             XCTAssertEqual(op.projectID, "demo-project")
             XCTAssertEqual(op.userID, "demo")
             XCTAssertEqual(op.requestID, r.header("x-openstack-request-id"))
