@@ -29,12 +29,8 @@ public struct CloudCatalog: Catalog {
     func cloudImage(_ ident: String, _ context: RequestContext) async throws -> Image {
         guard let glance = context.serviceEndpoints["image"] else { return try await fallback.image(ident, context) }
         let notFound = MagnumError(.invalid, "Image \(ident) could not be found.")
-        let candidates: [JSON]
-        if let one = try await get("Glance", glance + "/v2/images/" + Self.escape(ident), context, missing: [404]) {
-            candidates = [one]
-        } else {
-            candidates = try await get("Glance", glance + "/v2/images?name=" + Self.escape(ident), context)?["images"]?.arrayValue ?? []
-        }
+        let candidates = try await candidates("Glance", context, byID: glance + "/v2/images/" + Self.escape(ident), key: nil,
+                                              list: glance + "/v2/images?name=" + Self.escape(ident), listKey: "images")
         let images = candidates.compactMap { i -> Image? in
             guard let id = i["id"]?.stringValue else { return nil }
             return Image(id: id, name: i["name"]?.stringValue ?? "", osDistro: i["os_distro"]?.stringValue,
@@ -50,12 +46,8 @@ public struct CloudCatalog: Catalog {
     func cloudFlavor(_ ident: String, _ context: RequestContext) async throws -> Flavor {
         guard let nova = context.serviceEndpoints["compute"] else { return try await fallback.flavor(ident, context) }
         let notFound = MagnumError(.invalid, "Unable to find flavor \(ident).")
-        let candidates: [JSON]
-        if let one = try await get("Nova", nova + "/flavors/" + Self.escape(ident), context, missing: [404])?["flavor"] {
-            candidates = [one]
-        } else {
-            candidates = try await get("Nova", nova + "/flavors/detail?is_public=None", context)?["flavors"]?.arrayValue ?? []
-        }
+        let candidates = try await candidates("Nova", context, byID: nova + "/flavors/" + Self.escape(ident), key: "flavor",
+                                              list: nova + "/flavors/detail?is_public=None", listKey: "flavors")
         let flavors = candidates.compactMap { f -> Flavor? in
             guard let id = f["id"]?.stringValue else { return nil }
             return Flavor(id: id, name: f["name"]?.stringValue ?? "", vcpus: f["vcpus"]?.intValue ?? 0,
@@ -92,12 +84,8 @@ public struct CloudCatalog: Catalog {
 
     func cloudFixedSubnet(_ ident: String, _ context: RequestContext) async throws -> Subnet {
         guard let neutron = context.serviceEndpoints["network"] else { return try await fallback.fixedSubnet(ident, context) }
-        let candidates: [JSON]
-        if let one = try await get("Neutron", neutron + "/v2.0/subnets/" + Self.escape(ident), context, missing: [404])?["subnet"] {
-            candidates = [one]
-        } else {
-            candidates = try await get("Neutron", neutron + "/v2.0/subnets?name=" + Self.escape(ident), context)?["subnets"]?.arrayValue ?? []
-        }
+        let candidates = try await candidates("Neutron", context, byID: neutron + "/v2.0/subnets/" + Self.escape(ident), key: "subnet",
+                                              list: neutron + "/v2.0/subnets?name=" + Self.escape(ident), listKey: "subnets")
         let subnets = candidates.compactMap { s -> Subnet? in
             guard let id = s["id"]?.stringValue else { return nil }
             return Subnet(id: id, name: s["name"]?.stringValue ?? "", networkID: s["network_id"]?.stringValue ?? "", cidr: s["cidr"]?.stringValue ?? "")
@@ -137,16 +125,21 @@ public struct CloudCatalog: Catalog {
     /// Networks by ID, else by name.
     func networks(_ ident: String, _ context: RequestContext) async throws -> [Network] {
         let neutron = context.serviceEndpoints["network"] ?? ""
-        let candidates: [JSON]
-        if let one = try await get("Neutron", neutron + "/v2.0/networks/" + Self.escape(ident), context, missing: [404])?["network"] {
-            candidates = [one]
-        } else {
-            candidates = try await get("Neutron", neutron + "/v2.0/networks?name=" + Self.escape(ident), context)?["networks"]?.arrayValue ?? []
-        }
+        let candidates = try await candidates("Neutron", context, byID: neutron + "/v2.0/networks/" + Self.escape(ident), key: "network",
+                                              list: neutron + "/v2.0/networks?name=" + Self.escape(ident), listKey: "networks")
         return candidates.compactMap { n in
             guard let id = n["id"]?.stringValue else { return nil }
             return Network(id: id, name: n["name"]?.stringValue ?? "", isExternal: n["router:external"]?.boolValue ?? false)
         }
+    }
+
+    /// The resource `byID` answers (its body's `key`, or the body itself), else the list `list`
+    /// answers under `listKey` (by name); the caller picks among them.
+    func candidates(_ service: String, _ context: RequestContext, byID: String, key: String?, list: String, listKey: String) async throws -> [JSON] {
+        if let one = try await get(service, byID, context, missing: [404]) {
+            if let key { if let item = one[key] { return [item] } } else { return [one] }
+        }
+        return try await get(service, list, context)?[listKey]?.arrayValue ?? []
     }
 
     /// GET with the caller's token: the JSON body on 200, nil on a status in `missing`;
