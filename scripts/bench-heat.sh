@@ -2,11 +2,13 @@
 # Benchmark of the Heat driver against the real Heat of scripts/heat.sh, with the stand-ins of
 # scripts/heat-standins.py (no server boots, so this measures Magnum's and Heat's own work):
 # for 1 master + 2 workers and 3 masters + 10 workers, the time from Magnum's API create to
-# CREATE_COMPLETE (polling GET /v1/clusters every 0.2 s), next to Heat's own create time of the
+# CREATE_COMPLETE (polling GET /v1/clusters every 0.2 s; master load balancer on, as several masters need), next to Heat's own create time of the
 # same templates sent straight to Heat the way the driver sends them (polling the stack every
 # 0.2 s). Medians of RUNS runs; each cluster and stack is deleted before the next run.
 #
 #   scripts/bench-heat.sh [MAGNUM_BINARY] [RUNS]     (default .build/debug/magnum, 3)
+#
+# BENCH_SHAPES: the shapes to measure, MASTERS+WORKERS (default "1+2 3+10").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$(realpath "${1:-.build/debug/magnum}")"
@@ -22,7 +24,7 @@ KS_URL="$(scripts/keystone.sh start | tail -n 1)"
 scripts/heat.sh start >/dev/null
 OSBIN="$(scripts/clients.sh install | tail -n 1)"
 PY="$OSBIN/python"
-/tmp/magnum-heat/venv/bin/python scripts/heat-standins.py "$WORK/standins" >/dev/null
+"${MAGNUM_HEAT_DIR:-/tmp/magnum-heat}/venv/bin/python" scripts/heat-standins.py "$WORK/standins" >/dev/null
 "$BIN" bootstrap --keystone-url "$KS_URL" --admin-user admin --admin-password admin --admin-project admin \
     --public-url "http://127.0.0.1:$PORT" >/dev/null
 MAGNUM_SERVICE_PASSWORD=magnum "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" --clouds-file none \
@@ -46,7 +48,8 @@ def call(method, url, token=None, body=None, headers=None):
             text = r.read().decode()
             return r.status, r.headers, (json.loads(text) if text.startswith("{") else None)
     except urllib.error.HTTPError as e:
-        return e.code, e.headers, None
+        text = e.read().decode()
+        return e.code, e.headers, (json.loads(text) if text.startswith("{") else {"error": text})
 
 auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "demo", "domain": {"id": "default"}, "password": "demo"}}},
                  "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}}
@@ -57,7 +60,7 @@ mv = {"OpenStack-API-Version": "container-infra latest"}
 
 status, _, t = call("POST", magnum + "/v1/clustertemplates", token, {
     "name": "bench-k8s", "coe": "kubernetes", "image_id": "fedora-coreos-latest", "external_network_id": "public",
-    "flavor_id": "m1.small", "master_flavor_id": "m1.small", "server_type": "vm"}, mv)
+    "flavor_id": "m1.small", "master_flavor_id": "m1.small", "server_type": "vm", "master_lb_enabled": True}, mv)
 assert status == 201, status
 
 def wait(url, key, done, timeout=600):
@@ -66,7 +69,9 @@ def wait(url, key, done, timeout=600):
         status, _, body = call("GET", url, token, headers=mv)
         value = body[key] if key == "status" else body["stack"]["stack_status"]
         if value in done: return value
-        if value.endswith("FAILED"): raise SystemExit(f"{url}: {value}")
+        if value.endswith("FAILED"):
+            reason = body.get("status_reason") if key == "status" else body["stack"].get("stack_status_reason")
+            raise SystemExit(f"{url}: {value}: {reason}")
         time.sleep(0.2)
     raise SystemExit(f"{url}: not {done} within {timeout} s")
 
@@ -81,7 +86,7 @@ def magnum_create(masters, workers, i):
     start = time.monotonic()
     status, _, c = call("POST", magnum + "/v1/clusters", token, {
         "name": f"bench-{masters}-{workers}-{i}", "cluster_template_id": "bench-k8s", "master_count": masters, "node_count": workers}, mv)
-    assert status == 202, status
+    assert status == 202, (status, c)
     url = magnum + "/v1/clusters/" + c["uuid"]
     wait(url, "status", {"CREATE_COMPLETE"})
     took = time.monotonic() - start
@@ -99,8 +104,8 @@ def heat_create(masters, workers, i):
     status, _, s = call("POST", heat + "/stacks", token, {
         "stack_name": f"bench-raw-{masters}-{workers}-{i}", "template": files["cluster.yaml"], "files": files,
         "environment_files": ["environment.yaml", "standins.yaml"], "disable_rollback": True,
-        "parameters": {"number_of_masters": masters, "number_of_minions": workers, "master_lb_enabled": False}})
-    assert status == 201, status
+        "parameters": {"number_of_masters": masters, "number_of_minions": workers, "master_lb_enabled": True}})
+    assert status == 201, (status, s)
     url = f"{heat}/stacks/bench-raw-{masters}-{workers}-{i}/{s['stack']['id']}"
     wait(url, "stack", {"CREATE_COMPLETE"})
     took = time.monotonic() - start
@@ -108,7 +113,7 @@ def heat_create(masters, workers, i):
     gone(url)
     return took
 
-for masters, workers in ((1, 2), (3, 10)):
+for masters, workers in [tuple(map(int, shape.split("+"))) for shape in os.environ.get("BENCH_SHAPES", "1+2 3+10").split()]:
     m = [magnum_create(masters, workers, i) for i in range(runs)]
     h = [heat_create(masters, workers, i) for i in range(runs)]
     print(f"{masters}+{workers}: Magnum API create -> CREATE_COMPLETE median {statistics.median(m):.1f} s "

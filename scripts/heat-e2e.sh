@@ -102,7 +102,7 @@ stacks() {
 admin_get() { curl -fsS -H "X-Auth-Token: $(token admin)" "$KS_URL$1"; }
 trustee_ids() { admin_get "/users?domain_id=$(admin_get "/domains?name=magnum" | field "d['domains'][0]['id']")" | field "' '.join(u['id'] for u in d['users'])"; }
 
-/tmp/magnum-heat/venv/bin/python scripts/heat-standins.py "$WORK/standins" >/dev/null
+"${MAGNUM_HEAT_DIR:-/tmp/magnum-heat}/venv/bin/python" scripts/heat-standins.py "$WORK/standins" >/dev/null
 cat > "$WORK/knobs.yaml" <<'YAML'
 parameter_defaults:
   standin_slow_seconds: 75

@@ -101,7 +101,7 @@ setup() {
         -d "$body" "$auth_url/auth/tokens"
     TOKEN="$(awk 'tolower($1) == "x-subject-token:" {print $2}' "$WORK/token.headers" | tr -d '\r')"
     PROJECT_ID="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"]["project"]["id"])' "$WORK/token.json")"
-    STANDINS="$(/tmp/magnum-heat/venv/bin/python scripts/heat-standins.py "$WORK/standins")"
+    STANDINS="$("${MAGNUM_HEAT_DIR:-/tmp/magnum-heat}/venv/bin/python" scripts/heat-standins.py "$WORK/standins")"
     [[ -f "$STANDINS" ]] || { log "no stand-ins generated"; exit 1; }
 }
 
