@@ -77,6 +77,7 @@ settle() {
     local s deadline=$(( $(date +%s) + ${2:-120} ))
     while (( $(date +%s) < deadline )); do
         s="$(os coe cluster show "$1" -f value -c status)"
+        if [[ "$s" == *_FAILED ]]; then log "$1 is $s: $(os coe cluster show "$1" -f value -c status_reason)"; fi
         [[ "$s" == *_IN_PROGRESS ]] || { echo "$s"; return 0; }
         sleep 1
     done
@@ -167,11 +168,12 @@ reason="$(os coe cluster show standin-slow-timeout -f value -c status_reason)"
 expect_eq "$(settle standin-slow-crash 150)" CREATE_COMPLETE "create across a conductor crash"
 [[ "$(stacks | tr ' ' '\n' | grep -c '^standin-slow-crash-')" == 1 ]] || fail "one stack for the re-attached cluster: $(stacks)"
 
-log "resize to 3, then to 2 removing the first worker"
+log "resize to 3, then to 2 removing one worker by its address"
 os coe cluster resize k8s 3 >/dev/null
 expect_eq "$(settle k8s)" UPDATE_COMPLETE "resize up"
 expect_eq "$(os coe cluster show k8s -f json | field "len(d['node_addresses'])")" 3 "node_addresses after resize to 3"
-first="$(os coe cluster show k8s -f json | field "d['node_addresses'][0]")"
+# A worker address no other node of the cluster has (stand-in addresses are drawn at random).
+first="$(os coe cluster show k8s -f json | field "[a for a in d['node_addresses'] if (d['node_addresses'] + d['master_addresses']).count(a) == 1][0]")"
 os coe cluster resize k8s 2 --nodes-to-remove "$first" >/dev/null
 expect_eq "$(settle k8s)" UPDATE_COMPLETE "resize down"
 after="$(os coe cluster show k8s -f json | field "' '.join(d['node_addresses'])")"

@@ -14,8 +14,9 @@ The provider templates are facades of the real types, derived from Heat's own re
 (`properties_schema`, `attributes_schema`, `base_attributes_schema`) as loaded by Heat's plugin
 registry: every property of the real type is a parameter of the matching type (required ones
 without a default), every attribute and `show` is an output. The outputs the driver's templates
-read get plausible values: port fixed_ips 10.A.B.C, floating IPs 172.24.A.B, load balancer VIPs
-10.A.B.C (octets random in 2..254, one draw per resource), servers return
+read get plausible values: port fixed_ips 10.0.0.N, floating IPs 172.24.4.N, load balancer VIPs
+10.0.0.N (N random in 2..254, one per resource, so two resources may collide; a longer yaql
+expression drawing three octets failed to parse in Heat now and then), servers return
 their `name` property.
 
 Knobs, in standins.yaml's parameter_defaults (override them in a later environment):
@@ -56,21 +57,18 @@ PARAM_TYPES = {
 }
 
 
+def random_octet(resource):
+    """An output expression: a number 2..254 from an OS::Heat::RandomString of digits."""
+    return {"yaql": {"expression": "str(int($.data.r) mod 253 + 2)",
+                     "data": {"r": {"get_attr": [resource, "value"]}}}}
+
+
 def dotted(prefix, resource):
-    """An output expression: `prefix` ("10.0.0.") with its zero octets and the last one drawn
-    from an OS::Heat::RandomString of nine digits (three octets 2..254 for "10.0.0.": about 16
-    million addresses, so the nodes of a test cluster do not collide)."""
-    octets = prefix.rstrip(".").split(".")
-    keep = [o for o in octets if o != "0"]
-    drawn = 4 - len(keep)
-    parts = " + '.' + ".join(
-        "str(int($.data.r.substring({0}, 3)) mod 253 + 2)".format(3 * i) for i in range(drawn))
-    expression = "'{0}.' + {1}".format(".".join(keep), parts)
-    return {"yaql": {"expression": expression, "data": {"r": {"get_attr": [resource, "value"]}}}}
+    return {"str_replace": {"template": prefix + "N", "params": {"N": random_octet(resource)}}}
 
 
 RANDOM = {"type": "OS::Heat::RandomString",
-          "properties": {"length": 9, "character_classes": [{"class": "digits", "min": 9}]}}
+          "properties": {"length": 3, "character_classes": [{"class": "digits", "min": 3}]}}
 
 
 def server_extra(t):
@@ -130,7 +128,7 @@ def port_extra(t):
 def floatingip_extra(t):
     t["resources"] = {"addr": RANDOM}
     o = t["outputs"]
-    o["floating_ip_address"]["value"] = dotted("172.24.", "addr")
+    o["floating_ip_address"]["value"] = dotted("172.24.4.", "addr")
     o["floating_network_id"]["value"] = {"get_param": "floating_network"}
     o["port_id"]["value"] = {"get_param": "port_id"}
 
