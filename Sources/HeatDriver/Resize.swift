@@ -30,7 +30,7 @@ extension HeatDriver {
               let stack = try await heat.stack(name: ref.name, id: ref.id) else {
             throw MagnumError(.invalid, "Nodegroup \(nodegroup.name ?? nodegroup.uuid) has no Heat stack to resize.")
         }
-        let indexes = try Self.removalIndexes(nodesToRemove, stack: stack, isDefault: isDefault, nodegroup: nodegroup)
+        let indexes = try Self.removalIndexes(nodesToRemove, stack: stack, nodegroup: nodegroup)
         var resized = nodegroup
         resized.nodeCount = nodeCount
         var parameters: [String: JSON]
@@ -50,7 +50,7 @@ extension HeatDriver {
 
     /// The resource-group indexes of `nodes` (names, addresses or indexes) in a stack's
     /// `*_index_names` / `*_index_addresses` outputs; an unknown node → invalid.
-    static func removalIndexes(_ nodes: [String], stack: HeatStack, isDefault: Bool, nodegroup: NodeGroup) throws -> [String] {
+    static func removalIndexes(_ nodes: [String], stack: HeatStack, nodegroup: NodeGroup) throws -> [String] {
         guard !nodes.isEmpty else { return [] }
         let names = stack.outputs["node_index_names"]?.objectValue ?? [:]
         let addresses = stack.outputs["node_index_addresses"]?.objectValue ?? [:]

@@ -23,11 +23,11 @@ public struct CloudCatalog: Catalog {
     }
 
     public func image(_ ident: String, _ context: RequestContext) async throws -> Image {
-        try await cloudFirst({ try await cloudImage(ident, context) }, orLocal: { try await fallback.image(ident, context) })
+        try await cloudFirst("image", context, { try await cloudImage(ident, $0, context) }, orLocal: { try await fallback.image(ident, context) })
     }
 
-    func cloudImage(_ ident: String, _ context: RequestContext) async throws -> Image {
-        guard let glance = context.serviceEndpoints["image"] else { return try await fallback.image(ident, context) }
+    func cloudImage(_ ident: String, _ endpoint: String, _ context: RequestContext) async throws -> Image {
+        let glance = endpoint
         let notFound = MagnumError(.invalid, "Image \(ident) could not be found.")
         let candidates = try await candidates("Glance", context, byID: glance + "/v2/images/" + Self.escape(ident), key: nil,
                                               list: glance + "/v2/images?name=" + Self.escape(ident), listKey: "images")
@@ -40,11 +40,11 @@ public struct CloudCatalog: Catalog {
     }
 
     public func flavor(_ ident: String, _ context: RequestContext) async throws -> Flavor {
-        try await cloudFirst({ try await cloudFlavor(ident, context) }, orLocal: { try await fallback.flavor(ident, context) })
+        try await cloudFirst("compute", context, { try await cloudFlavor(ident, $0, context) }, orLocal: { try await fallback.flavor(ident, context) })
     }
 
-    func cloudFlavor(_ ident: String, _ context: RequestContext) async throws -> Flavor {
-        guard let nova = context.serviceEndpoints["compute"] else { return try await fallback.flavor(ident, context) }
+    func cloudFlavor(_ ident: String, _ endpoint: String, _ context: RequestContext) async throws -> Flavor {
+        let nova = endpoint
         let notFound = MagnumError(.invalid, "Unable to find flavor \(ident).")
         let candidates = try await candidates("Nova", context, byID: nova + "/flavors/" + Self.escape(ident), key: "flavor",
                                               list: nova + "/flavors/detail?is_public=None", listKey: "flavors")
@@ -57,33 +57,31 @@ public struct CloudCatalog: Catalog {
     }
 
     public func externalNetwork(_ ident: String, _ context: RequestContext) async throws -> Network {
-        try await cloudFirst({ try await cloudExternalNetwork(ident, context) }, orLocal: { try await fallback.externalNetwork(ident, context) })
+        try await cloudFirst("network", context, { try await cloudExternalNetwork(ident, $0, context) }, orLocal: { try await fallback.externalNetwork(ident, context) })
     }
 
-    func cloudExternalNetwork(_ ident: String, _ context: RequestContext) async throws -> Network {
-        guard context.serviceEndpoints["network"] != nil else { return try await fallback.externalNetwork(ident, context) }
-        let all = try await networks(ident, context).filter(\.isExternal)
+    func cloudExternalNetwork(_ ident: String, _ endpoint: String, _ context: RequestContext) async throws -> Network {
+        let all = try await networks(ident, endpoint, context).filter(\.isExternal)
         return try CatalogLookup.pick(all, ident, id: \.id, name: \.name, notFound: MagnumError(.invalid, "Unable to find external network \(ident)."),
                                       kind: "external networks", idWord: "external network ID")
     }
 
     public func fixedNetwork(_ ident: String, _ context: RequestContext) async throws -> Network {
-        try await cloudFirst({ try await cloudFixedNetwork(ident, context) }, orLocal: { try await fallback.fixedNetwork(ident, context) })
+        try await cloudFirst("network", context, { try await cloudFixedNetwork(ident, $0, context) }, orLocal: { try await fallback.fixedNetwork(ident, context) })
     }
 
-    func cloudFixedNetwork(_ ident: String, _ context: RequestContext) async throws -> Network {
-        guard context.serviceEndpoints["network"] != nil else { return try await fallback.fixedNetwork(ident, context) }
-        return try CatalogLookup.pick(try await networks(ident, context), ident, id: \.id, name: \.name,
+    func cloudFixedNetwork(_ ident: String, _ endpoint: String, _ context: RequestContext) async throws -> Network {
+        return try CatalogLookup.pick(try await networks(ident, endpoint, context), ident, id: \.id, name: \.name,
                                       notFound: MagnumError(.invalid, "Unable to find fixed network \(ident)."),
                                       kind: "fixed networks", idWord: "fixed network ID")
     }
 
     public func fixedSubnet(_ ident: String, _ context: RequestContext) async throws -> Subnet {
-        try await cloudFirst({ try await cloudFixedSubnet(ident, context) }, orLocal: { try await fallback.fixedSubnet(ident, context) })
+        try await cloudFirst("network", context, { try await cloudFixedSubnet(ident, $0, context) }, orLocal: { try await fallback.fixedSubnet(ident, context) })
     }
 
-    func cloudFixedSubnet(_ ident: String, _ context: RequestContext) async throws -> Subnet {
-        guard let neutron = context.serviceEndpoints["network"] else { return try await fallback.fixedSubnet(ident, context) }
+    func cloudFixedSubnet(_ ident: String, _ endpoint: String, _ context: RequestContext) async throws -> Subnet {
+        let neutron = endpoint
         let candidates = try await candidates("Neutron", context, byID: neutron + "/v2.0/subnets/" + Self.escape(ident), key: "subnet",
                                               list: neutron + "/v2.0/subnets?name=" + Self.escape(ident), listKey: "subnets")
         let subnets = candidates.compactMap { s -> Subnet? in
@@ -95,11 +93,11 @@ public struct CloudCatalog: Catalog {
     }
 
     public func keypair(_ name: String, _ context: RequestContext) async throws -> Keypair {
-        try await cloudFirst({ try await cloudKeypair(name, context) }, orLocal: { try await fallback.keypair(name, context) })
+        try await cloudFirst("compute", context, { try await cloudKeypair(name, $0, context) }, orLocal: { try await fallback.keypair(name, context) })
     }
 
-    func cloudKeypair(_ name: String, _ context: RequestContext) async throws -> Keypair {
-        guard let nova = context.serviceEndpoints["compute"] else { return try await fallback.keypair(name, context) }
+    func cloudKeypair(_ name: String, _ endpoint: String, _ context: RequestContext) async throws -> Keypair {
+        let nova = endpoint
         guard let k = try await get("Nova", nova + "/os-keypairs/" + Self.escape(name), context, missing: [404])?["keypair"] else {
             throw MagnumError(.notFound, "Unable to find keypair \(name).")
         }
@@ -107,11 +105,15 @@ public struct CloudCatalog: Catalog {
                        publicKey: k["public_key"]?.stringValue ?? "", fingerprint: k["fingerprint"]?.stringValue ?? "")
     }
 
-    /// The cloud's answer; when the cloud does not know the resource (400/404), the local
-    /// catalog's (the local driver's images and flavors live there), else the cloud's error.
-    func cloudFirst<T: Sendable>(_ cloud: () async throws -> T, orLocal local: () async throws -> T) async throws -> T {
+    /// The answer of the cloud's service of `type` (its endpoint from the token's catalog);
+    /// the local catalog's when the token lists no such service, or when the cloud does not know
+    /// the resource (400/404) and the local catalog does (the local driver's images and flavors
+    /// live there), else the cloud's error.
+    func cloudFirst<T: Sendable>(_ type: String, _ context: RequestContext, _ cloud: (String) async throws -> T,
+                                 orLocal local: () async throws -> T) async throws -> T {
+        guard let endpoint = context.serviceEndpoints[type] else { return try await local() }
         do {
-            return try await cloud()
+            return try await cloud(endpoint)
         } catch let error as MagnumError where error.code == .invalid || error.code == .notFound {
             guard let found = try? await local() else { throw error }
             return found
@@ -123,8 +125,7 @@ public struct CloudCatalog: Catalog {
     }
 
     /// Networks by ID, else by name.
-    func networks(_ ident: String, _ context: RequestContext) async throws -> [Network] {
-        let neutron = context.serviceEndpoints["network"] ?? ""
+    func networks(_ ident: String, _ neutron: String, _ context: RequestContext) async throws -> [Network] {
         let candidates = try await candidates("Neutron", context, byID: neutron + "/v2.0/networks/" + Self.escape(ident), key: "network",
                                               list: neutron + "/v2.0/networks?name=" + Self.escape(ident), listKey: "networks")
         return candidates.compactMap { n in

@@ -39,10 +39,10 @@ final class HeatDriverUnitTests: XCTestCase {
         ])
         var ng = NodeGroup(uuid: "u", clusterID: "c")
         ng.name = "default-worker"
-        XCTAssertEqual(try HeatDriver.removalIndexes(["k-default-worker-2", "10.0.0.5", "2"], stack: stack, isDefault: true, nodegroup: ng),
+        XCTAssertEqual(try HeatDriver.removalIndexes(["k-default-worker-2", "10.0.0.5", "2"], stack: stack, nodegroup: ng),
                        ["2", "0", "2"])
-        XCTAssertEqual(try HeatDriver.removalIndexes([], stack: stack, isDefault: true, nodegroup: ng), [])
-        XCTAssertThrowsError(try HeatDriver.removalIndexes(["k-default-worker-1"], stack: stack, isDefault: true, nodegroup: ng)) { error in
+        XCTAssertEqual(try HeatDriver.removalIndexes([], stack: stack, nodegroup: ng), [])
+        XCTAssertThrowsError(try HeatDriver.removalIndexes(["k-default-worker-1"], stack: stack, nodegroup: ng)) { error in
             XCTAssertEqual((error as? MagnumError)?.code, .invalid)
             XCTAssertEqual((error as? MagnumError)?.message, "Node k-default-worker-1 is not a node of nodegroup default-worker.")
         }
