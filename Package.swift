@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "MagnumCore",
                 "MagnumDrivers",
+                "MagnumIdentity",
                 "MagnumPKI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,7 +4,8 @@
 # `coe service list`, plus the local catalog's flavors, images and keypairs.
 #
 #   scripts/cli.sh keystone [MAGNUM_BINARY]   against a real Keystone (scripts/keystone.sh),
-#                                             Magnum registered by `magnum bootstrap`
+#                                             Magnum registered by `magnum bootstrap`, and a
+#                                             real Heat (scripts/heat.sh)
 #   scripts/cli.sh builtin  [MAGNUM_BINARY]   against the all-in-one's built-in identity, using
 #                                             the clouds.yaml `magnum serve` writes on first start
 #
@@ -192,8 +193,8 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     os "$member" coe cluster show cli-cluster -f json > "$WORK/cluster.json"
     local cluster
     cluster="$(field "d['uuid']" < "$WORK/cluster.json")"
-    # In Keystone mode the Heat driver takes the cluster on, and fails it: this run has no Heat
-    # with stand-ins for the cloud (scripts/heat-e2e.sh has). On the built-in identity no
+    # In Keystone mode the Heat driver takes the cluster on, and Heat refuses the stack: this run
+    # has no stand-ins for the cloud (scripts/heat-e2e.sh has). On the built-in identity no
     # conductor runs that driver and the cluster stays in progress.
     local status
     status="$(field "d['status']" < "$WORK/cluster.json")"
@@ -214,6 +215,8 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
             sleep 0.5
         done
         expect_eq "$status" CREATE_FAILED "cli-cluster without a cloud for the Heat driver"
+        os "$member" coe cluster show cli-cluster -f value -c status_reason | grep -q "Heat refused" \
+            || fail "cli-cluster's status_reason does not say Heat refused it: $(os "$member" coe cluster show cli-cluster -f value -c status_reason)"
     fi
 
     log "certificates: coe ca show / sign / rotate, coe cluster config"
@@ -258,6 +261,10 @@ KS_URL=""
 case "$MODE" in
     keystone)
         KS_URL="$(scripts/keystone.sh start | tail -n 1)"
+        # The Heat driver takes the Kubernetes cluster on: with Heat running (and no stand-ins for
+        # the cloud's servers) Heat itself refuses the stack, whatever an earlier run left in the
+        # Keystone catalog.
+        scripts/heat.sh start >/dev/null
         OSBIN="$(scripts/clients.sh install | tail -n 1)"
         "$BIN" bootstrap --keystone-url "$KS_URL" --admin-password admin --public-url "http://127.0.0.1:$PORT" >&2
         MAGNUM_SERVICE_PASSWORD=magnum start_server --keystone-url "$KS_URL" --service-user magnum --service-project service

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import MagnumCore
+import MagnumIdentity
 import NIOCore
 import NIOHTTP1
 
@@ -28,8 +29,8 @@ struct CloudResponse: Sendable {
     }
 }
 
-/// JSON over HTTP to the cloud's services (Keystone, Heat, Nova, …), on the process-wide
-/// AsyncHTTPClient. A service that cannot be reached or answers 5xx/503 is a transient failure
+/// JSON over HTTP to the cloud's services (Keystone, Heat, Nova, …), on the cloud client
+/// (`HTTPClient.cloud`). A service that cannot be reached or answers 5xx/503 is a transient failure
 /// (`.unavailable`, retried by the conductor); every other answer is returned to the caller.
 struct CloudHTTP: Sendable {
     /// The service's name in messages ("Heat", "Keystone").
@@ -53,7 +54,7 @@ struct CloudHTTP: Sendable {
         let response: HTTPClientResponse
         let text: String
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            response = try await HTTPClient.cloud.execute(request, timeout: timeout)
             text = String(buffer: try await response.body.collect(upTo: 16 << 20))
         } catch {
             throw MagnumError(.unavailable, "\(service) at \(Self.origin(url)) could not be reached: \(error)")

@@ -153,7 +153,7 @@ public struct CloudCatalog: Catalog {
         let status: Int
         let body: String
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await HTTPClient.cloud.execute(request, timeout: timeout)
             status = Int(response.status.code)
             body = String(buffer: try await response.body.collect(upTo: 16 << 20))
         } catch {

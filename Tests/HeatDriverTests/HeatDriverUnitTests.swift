@@ -193,3 +193,17 @@ extension HeatDriverUnitTests {
         XCTAssertEqual(l.statusReason, "ValueError: resources[0]: Test Resource failed 0")
     }
 }
+
+extension HeatDriverUnitTests {
+    func testAServiceThatRefusesConnectionsIsATransientFailureNamingIt() async {
+        do {
+            _ = try await CloudHTTP(service: "Heat").send(.GET, "http://127.0.0.1:1/v1/p/stacks", token: "t")
+            XCTFail("a refused connection must throw")
+        } catch let error as MagnumError {
+            XCTAssertEqual(error.code, .unavailable, "the conductor retries it with backoff")
+            XCTAssertTrue(error.message.hasPrefix("Heat at http://127.0.0.1:1 could not be reached"), error.message)
+        } catch {
+            XCTFail("unexpected \(error)")
+        }
+    }
+}
