@@ -46,7 +46,7 @@ public struct OperationRunner: Service {
         public init(
             owner: String = OperationRunner.defaultOwner(), leaseDuration: Duration = .seconds(30),
             idlePollInterval: Duration = .milliseconds(200), observeInterval: Duration = .milliseconds(500),
-            maxConcurrentOperations: Int = 16, maxAttempts: Int = 8, baseBackoff: Duration = .seconds(2),
+            maxConcurrentOperations: Int = 16, maxAttempts: Int = 12, baseBackoff: Duration = .seconds(2),
             maxBackoff: Duration = .seconds(300)
         ) {
             self.owner = owner
@@ -449,10 +449,12 @@ public struct OperationRunner: Service {
                     "error": .string(message), "attempt": .stringConvertible(operation.attempts), "retry_in": .string("\(delay)"),
                 ])
                 let notBefore = Date() + delay.timeInterval
+                let reason = "\(message) Retrying in \(delay) (attempt \(operation.attempts) of \(configuration.maxAttempts))."
                 _ = try await store.write { session in
                     guard try await session.retryOperation(uuid: operation.uuid, owner: owner, notBefore: notBefore, error: message) else {
                         return false
                     }
+                    if let change = try await Self.recordRetry(operation, reason: reason, session) { _ = try await session.append(change) }
                     try await OperationEvents.append(.operationRetry, of: operation, detail: [
                         "attempt": .int(operation.attempts), "error": .string(message),
                         "retry_in_seconds": .double(delay.timeInterval),
@@ -470,6 +472,18 @@ public struct OperationRunner: Service {
             log.error("recording the operation's failure failed; its lease expires and it is retried",
                       metadata: ["error": .string(String(describing: error))])
         }
+    }
+
+    /// Shows why an operation waits for its next attempt in its cluster's `status_reason` (the
+    /// status stays `*_IN_PROGRESS`: the work is not failed, a service it needs is away); the
+    /// next observation or outcome replaces it. Returns the status change to record.
+    static func recordRetry(_ operation: ClusterOperation, reason: String, _ session: any StoreSession) async throws -> ClusterEvent? {
+        guard var cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first,
+              cluster.status?.rawValue.hasSuffix("_IN_PROGRESS") == true else { return nil }
+        let before = cluster
+        cluster.statusReason = reason
+        _ = try await session.update(cluster)
+        return OperationEvents.statusChange(of: operation, from: before, to: cluster)
     }
 
     /// The retry delay after `attempt` leases: `baseBackoff · 2^(attempt-1)`, at most `maxBackoff`.

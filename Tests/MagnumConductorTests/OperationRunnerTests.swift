@@ -229,6 +229,15 @@ final class OperationRunnerTests: XCTestCase {
             let (cluster, op) = try await ConductorFixtures.cluster(store, template: template)
             await ledger.script(cluster.uuid, .failTransiently(times: 2))
             try await Self.running([Self.runner(store, ledger)]) {
+                // While it waits for its next attempt the cluster stays in progress and says why.
+                let waiting = try await Self.eventually("retry shown") { () -> Cluster? in
+                    let c = try await Self.cluster(store, cluster.uuid)
+                    return c?.statusReason?.contains("Retrying in") == true ? c : nil
+                }
+                XCTAssertEqual(waiting.status, .createInProgress, label)
+                XCTAssertEqual(waiting.statusReason?.hasPrefix("backend busy"), true, label)
+                XCTAssertEqual(waiting.statusReason?.hasSuffix("(attempt 1 of 6).") == true
+                               || waiting.statusReason?.hasSuffix("(attempt 2 of 6).") == true, true, waiting.statusReason ?? "")
                 let done = try await Self.eventually("create finished") { try await Self.finished(store, op) }
                 XCTAssertEqual(done.state, .succeeded, label)
                 XCTAssertEqual(done.attempts, 3, label)
@@ -236,6 +245,7 @@ final class OperationRunnerTests: XCTestCase {
             }
             let c = try await Self.cluster(store, cluster.uuid)
             XCTAssertEqual(c?.status, .createComplete, label)
+            XCTAssertEqual(c?.statusReason?.contains("Retrying") ?? false, false, "the observation replaced the retry's reason")
             let invocations = await ledger.invocations(of: op.uuid)
             XCTAssertEqual(invocations, 3, label)
         }
