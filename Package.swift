@@ -209,6 +209,8 @@ let package = Package(
             dependencies: [
                 "MagnumCore", "MagnumDrivers", "MagnumPKI", "HeatDriver",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "MagnumStoreTests", dependencies: ["MagnumCore", "MagnumStore", "MagnumTestSupport"]),

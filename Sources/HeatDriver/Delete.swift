@@ -3,10 +3,11 @@ import MagnumCore
 import MagnumDrivers
 
 extension HeatDriver {
-    /// Deletes the cluster: its nodegroups' stacks, then the cluster stack (found by name too,
-    /// should a crash have lost its ID), waiting until Heat removed them; then the trust and the
-    /// trustee. A stack Heat fails to delete fails the operation with Heat's reason (a new
-    /// delete request tries again).
+    /// Deletes the cluster: the load balancers Kubernetes' cloud provider made for it (when the
+    /// cloud has Octavia), its nodegroups' stacks, then the cluster stack (found by name too,
+    /// should a crash have lost its ID), waiting until Octavia and Heat removed them; then the
+    /// trust and the trustee. A stack Heat fails to delete fails the operation with Heat's
+    /// reason (a new delete request tries again).
     public func deleteCluster(_ spec: ClusterSpec, context: DriverContext) async throws {
         let record = try await record(spec, context)
         // A create that failed before Heat was reached (e.g. a cloud without Heat) left no stack:
@@ -15,6 +16,11 @@ extension HeatDriver {
             t.endpoint(type: "orchestration", interface: configuration.interface, region: configuration.region) != nil
         }
         if let trust = try await trustToken(spec, record), record.stack != nil || !record.nodegroupStacks.isEmpty || reachable(trust) {
+            if let octavia = trust.endpoint(type: "load-balancer", interface: configuration.interface, region: configuration.region) {
+                let network = trust.endpoint(type: "network", interface: configuration.interface, region: configuration.region)
+                try await ServiceLoadBalancers(octavia: octavia, neutron: network, token: trust.token, clusterUUID: spec.cluster.uuid)
+                    .remove(pollInterval: configuration.pollInterval, logger: context.logger)
+            }
             let heat = try heat(trust)
             for (uuid, ref) in record.nodegroupStacks.sorted(by: { $0.key < $1.key }) {
                 try await deleteStack(heat, ref, context)
