@@ -145,6 +145,13 @@ api="$(field "d['api_address']" < "$WORK/k8s.json")"
 [[ "$api" =~ ^https://[0-9.]+:6443$ ]] || fail "api_address $api"
 expect_eq "$(field "len(d['master_addresses'])" < "$WORK/k8s.json")" 1 "master_addresses"
 expect_eq "$(field "len(d['node_addresses'])" < "$WORK/k8s.json")" 2 "node_addresses"
+# The stand-ins' addresses are on loopback, so Magnum's health check (the Kubernetes API with
+# Magnum's client certificate) stays on this machine: nothing listens there, so it is UNKNOWN
+# and says why.
+expect_eq "$(field "all(a.startswith('127.') for a in [d['api_address'].split('/')[2].split(':')[0]] + d['master_addresses'] + d['node_addresses'])" < "$WORK/k8s.json")" True "loopback addresses"
+expect_eq "$(field "d['health_status']" < "$WORK/k8s.json")" UNKNOWN "health of a cluster whose API does not answer"
+[[ "$(field "str(d['health_status_reason'])" < "$WORK/k8s.json")" == *"could not be reached"* ]] \
+    || fail "health_status_reason: $(field "d['health_status_reason']" < "$WORK/k8s.json")"
 stack_id="$(field "d['cluster_id']" < "$WORK/k8s.json")"   # stack_id below µv 1.13
 [[ -n "$stack_id" && "$stack_id" != None ]] || fail "no stack_id"
 curl -fsS -H "X-Auth-Token: $DEMO_TOKEN" "$HEAT/stacks/$stack_id" -L | field "d['stack']['stack_status']" | grep -qx CREATE_COMPLETE \
@@ -200,7 +207,8 @@ os coe cluster template create heat-swarm --coe swarm-mode --image fedora-coreos
     --flavor m1.small --master-flavor m1.small --server-type vm >/dev/null
 os coe cluster create swarm --cluster-template heat-swarm --node-count 1 >/dev/null
 expect_eq "$(settle swarm)" CREATE_COMPLETE "swarm-mode create"
-[[ "$(os coe cluster show swarm -f value -c api_address)" =~ ^tcp://[0-9.]+:2376$ ]] || fail "swarm api_address"
+[[ "$(os coe cluster show swarm -f value -c api_address)" =~ ^tcp://127\.[0-9.]+:2376$ ]] || fail "swarm api_address"
+expect_eq "$(os coe cluster show swarm -f value -c health_status)" UNKNOWN "health of a swarm whose engine does not answer"
 
 log "delete everything"
 # This run's trustees: those not there before it started.

@@ -14,10 +14,11 @@ The provider templates are facades of the real types, derived from Heat's own re
 (`properties_schema`, `attributes_schema`, `base_attributes_schema`) as loaded by Heat's plugin
 registry: every property of the real type is a parameter of the matching type (required ones
 without a default), every attribute and `show` is an output. The outputs the driver's templates
-read get plausible values: port fixed_ips 10.0.0.N, floating IPs 172.24.4.N, load balancer VIPs
-10.0.0.N (N random in 2..254, one per resource, so two resources may collide; a longer yaql
-expression drawing three octets failed to parse in Heat now and then), servers return
-their `name` property.
+read get plausible values on loopback, so that whatever connects to them (Magnum's health
+checks) stays on this machine: port fixed_ips 127.10.0.N, floating IPs 127.24.4.N, load
+balancer VIPs 127.10.0.N (N random in 2..254, one per resource, so two resources may collide; a
+longer yaql expression drawing three octets failed to parse in Heat now and then), servers
+return their `name` property.
 
 Knobs, in standins.yaml's parameter_defaults (override them in a later environment):
   standin_boot_seconds  (0)    every server stand-in takes this long to create
@@ -96,7 +97,7 @@ def server_extra(t):
             "type": "OS::Heat::TestResource", "condition": "inject_failure",
             "properties": {"fail": True, "value": "the server name contains standin-fail"}},
     }
-    address = dotted("10.0.0.", "addr")
+    address = dotted("127.10.0.", "addr")
     o = t["outputs"]
     o["name"]["value"] = {"get_attr": ["standin_boot", "output"]}
     o["first_address"]["value"] = address
@@ -109,7 +110,7 @@ def server_extra(t):
 
 def port_extra(t):
     t["resources"] = {"addr": RANDOM}
-    address = dotted("10.0.0.", "addr")
+    address = dotted("127.10.0.", "addr")
     # A list property reaches a provider template flattened: ".member.0.subnet=ID".
     subnet = {"yaql": {
         "expression": "$.data.f.where($.startsWith('.member.0.subnet=')).select($.substring(17))"
@@ -128,7 +129,7 @@ def port_extra(t):
 def floatingip_extra(t):
     t["resources"] = {"addr": RANDOM}
     o = t["outputs"]
-    o["floating_ip_address"]["value"] = dotted("172.24.4.", "addr")
+    o["floating_ip_address"]["value"] = dotted("127.24.4.", "addr")
     o["floating_network_id"]["value"] = {"get_param": "floating_network"}
     o["port_id"]["value"] = {"get_param": "port_id"}
 
@@ -136,7 +137,7 @@ def floatingip_extra(t):
 def loadbalancer_extra(t):
     t["resources"] = {"addr": RANDOM}
     o = t["outputs"]
-    o["vip_address"]["value"] = dotted("10.0.0.", "addr")
+    o["vip_address"]["value"] = dotted("127.10.0.", "addr")
     o["vip_port_id"]["value"] = {"get_param": "OS::stack_id"}
     o["vip_subnet_id"]["value"] = {"get_param": "vip_subnet"}
     o["pools"]["value"] = []

@@ -6,6 +6,7 @@ extension HeatDriver {
     /// Reads the cluster's stacks: status (the cluster stack's; `UPDATE_IN_PROGRESS` while a
     /// nodegroup stack works, `UPDATE_FAILED` when one failed), addresses from outputs, and per
     /// nodegroup its stack's status. A failed stack's reason names the failing nested resource.
+    /// A settled, complete cluster's health is asked of its own API (`ClusterHealthProbe`).
     public func observe(_ spec: ClusterSpec, context: DriverContext) async throws -> ClusterObservation {
         let record = try await record(spec, context)
         let current = spec.cluster.status ?? .createInProgress
@@ -58,6 +59,11 @@ extension HeatDriver {
         if !stack.isInProgress && !stack.isFailed {
             if busy { observation.status = .updateInProgress; observation.statusReason = nil }
             else if let broken { observation.status = .updateFailed; observation.statusReason = broken }
+        }
+        if observation.status == .createComplete || observation.status == .updateComplete,
+           let api = observation.apiAddress, !api.isEmpty, let verdict = await health(spec, apiAddress: api) {
+            observation.health = verdict.status
+            observation.healthReason = verdict.reasons
         }
         return observation
     }

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import MagnumCore
+import MagnumDrivers
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// A client certificate and the CA a node's daemon trusts: what the driver presents to the
 /// node, as a user with `coe cluster config` files would. Persisted per CA fingerprint, so nodes
@@ -54,18 +54,8 @@ final class DockerEngine: Sendable {
     let client: HTTPClient
 
     init(credentials: NodeCredentials) throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        do {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(credentials.caPEM.utf8)))
-            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(credentials.certificatePEM.utf8)).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(credentials.keyPEM.utf8), format: .pem))
-        } catch {
-            throw MagnumError(.internal, "The cluster's credentials could not be loaded: \(error)")
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(120))
-        configuration.connectionPool = .init(idleTimeout: .seconds(5))
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = try AdminCredentials(caPEM: credentials.caPEM, certificatePEM: credentials.certificatePEM, keyPEM: credentials.keyPEM)
+            .httpClient(connectTimeout: .seconds(2), readTimeout: .seconds(120))
     }
 
     func shutdown() async {
