@@ -11,8 +11,11 @@
 #
 # MAGNUM_HEAT_E2E_ARGS: more `magnum serve` options (e.g. `--heat-templates DIR` to try templates).
 #
-# Kubernetes 1 master + 2 workers → CREATE_COMPLETE with addresses from the stack's outputs;
-# resize to 3, then to 2 removing a named node; a nodegroup added and deleted (its own stack);
+# Kubernetes 1 master + 2 workers → CREATE_COMPLETE with addresses from the stack's outputs
+# (all on loopback); health UNKNOWN while nothing answers on the API address, HEALTHY once a
+# test double of the Kubernetes API (scripts/kube-api-double.py, with a certificate signed by
+# `coe ca sign`) does; resize to 3 (a join token registered through that API), then to 2
+# removing a named node; a nodegroup added (another join token) and deleted (its own stack);
 # a nested failure → CREATE_FAILED with the failing resource in `faults`; a create past its
 # timeout → CREATE_FAILED; `magnum` SIGKILLed mid-create and restarted → the conductor
 # re-attaches to the stack → CREATE_COMPLETE with one stack; a Swarm-mode cluster; delete of
@@ -24,6 +27,7 @@ PORT="${MAGNUM_HEAT_E2E_PORT:-$(( 30000 + RANDOM % 10000 ))}"
 WORK="$(mktemp -d /tmp/magnum-heat-e2e.XXXXXX)"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}" SHELL="${SHELL:-/bin/bash}"
 PID=""
+KUBE_PID=""
 
 log() { echo "heat-e2e.sh: $*" >&2; }
 fail() {
@@ -53,6 +57,7 @@ start_server() { # start_server [fixed] — a first start moves to another port 
     fail "magnum serve exited"
 }
 cleanup() {
+    [[ -n "$KUBE_PID" ]] && kill "$KUBE_PID" 2>/dev/null
     if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
         for c in $(os_quiet coe cluster list -f value -c name 2>/dev/null); do os_quiet coe cluster delete "$c" >/dev/null 2>&1 || true; done
         for _ in $(seq 1 120); do [[ -z "$(os_quiet coe cluster list -f value -c name 2>/dev/null)" ]] && break; sleep 1; done
@@ -152,6 +157,32 @@ expect_eq "$(field "all(a.startswith('127.') for a in [d['api_address'].split('/
 expect_eq "$(field "d['health_status']" < "$WORK/k8s.json")" UNKNOWN "health of a cluster whose API does not answer"
 [[ "$(field "str(d['health_status_reason'])" < "$WORK/k8s.json")" == *"could not be reached"* ]] \
     || fail "health_status_reason: $(field "d['health_status_reason']" < "$WORK/k8s.json")"
+
+log "the cluster's own API (a test double on its loopback API address, with a certificate of the cluster CA)"
+kube="$WORK/kube"
+mkdir -p "$kube"
+host="${api#https://}"
+host="${host%:6443}"
+os coe ca show k8s | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$kube/ca.pem"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$kube/api.key" -subj "/CN=kube-apiserver" \
+    -addext "subjectAltName=IP:$host" -addext "extendedKeyUsage=serverAuth" -out "$kube/api.csr" 2>/dev/null
+os coe ca sign k8s "$kube/api.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$kube/api.crt"
+python3 scripts/kube-api-double.py --bind "$host:6443" --cert "$kube/api.crt" --key "$kube/api.key" --ca "$kube/ca.pem" \
+    --nodes k8s-master-0,k8s-node-0,k8s-node-1 --record "$kube/secrets.jsonl" > "$kube/double.log" 2>&1 &
+KUBE_PID=$!
+for _ in $(seq 1 50); do grep -q listening "$kube/double.log" && break; sleep 0.1; done
+grep -q listening "$kube/double.log" || fail "the Kubernetes API double did not start: $(cat "$kube/double.log")"
+for _ in $(seq 1 60); do
+    [[ "$(os coe cluster show k8s -f value -c health_status)" == HEALTHY ]] && break
+    sleep 1
+done
+os coe cluster show k8s -f json > "$WORK/k8s.json"
+expect_eq "$(field "d['health_status']" < "$WORK/k8s.json")" HEALTHY "health once the API answers"
+expect_eq "$(field "sorted(d['health_status_reason'].items())" < "$WORK/k8s.json")" \
+    "[('api', 'ok'), ('k8s-master-0.Ready', 'True'), ('k8s-node-0.Ready', 'True'), ('k8s-node-1.Ready', 'True')]" "health_status_reason"
+# joined N — type, token id and authentication usage of the Nth bootstrap-token Secret the
+# driver registered through the API (nodes added to a running cluster join with it)
+joined() { sed -n "${1}p" "$kube/secrets.jsonl" | field "d['type'] + ' ' + d['stringData']['token-id'] + ' ' + d['stringData']['usage-bootstrap-authentication']"; }
 stack_id="$(field "d['cluster_id']" < "$WORK/k8s.json")"   # stack_id below µv 1.13
 [[ -n "$stack_id" && "$stack_id" != None ]] || fail "no stack_id"
 curl -fsS -H "X-Auth-Token: $DEMO_TOKEN" "$HEAT/stacks/$stack_id" -L | field "d['stack']['stack_status']" | grep -qx CREATE_COMPLETE \
@@ -178,6 +209,7 @@ expect_eq "$(settle standin-slow-crash 150)" CREATE_COMPLETE "create across a co
 log "resize to 3, then to 2 removing one worker by its address"
 os coe cluster resize k8s 3 >/dev/null
 expect_eq "$(settle k8s)" UPDATE_COMPLETE "resize up"
+[[ "$(joined 1)" =~ ^bootstrap.kubernetes.io/token\ [a-z0-9]{6}\ true$ ]] || fail "resize up registered no join token: $(cat "$kube/secrets.jsonl")"
 expect_eq "$(os coe cluster show k8s -f json | field "len(d['node_addresses'])")" 3 "node_addresses after resize to 3"
 # A worker address no other node of the cluster has (stand-in addresses are drawn at random).
 first="$(os coe cluster show k8s -f json | field "[a for a in d['node_addresses'] if (d['node_addresses'] + d['master_addresses']).count(a) == 1][0]")"
@@ -195,6 +227,8 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 expect_eq "$s" CREATE_COMPLETE "nodegroup create"
+[[ "$(wc -l < "$kube/secrets.jsonl")" == 2 ]] || fail "resize down or the new nodegroup: $(cat "$kube/secrets.jsonl")"
+[[ "$(joined 2)" =~ ^bootstrap.kubernetes.io/token ]] || fail "the new nodegroup registered no join token"
 expect_eq "$(os coe nodegroup show k8s extra -f json | field "len(d['node_addresses'])")" 1 "nodegroup node_addresses"
 [[ "$(stacks)" == *"-extra-"* ]] || fail "no nodegroup stack: $(stacks)"
 os coe nodegroup delete k8s extra >/dev/null

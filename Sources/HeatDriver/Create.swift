@@ -17,7 +17,7 @@ extension HeatDriver {
             return
         }
         let document = try templates.document(coe: try Self.coe(spec), top: "cluster.yaml")
-        let parameters = try clusterParameters(spec, bootstrapToken: trust.token)
+        let parameters = try clusterParameters(spec, credentials: .fresh(keystoneToken: trust.token))
         let id = try await stackCreator(trust, context).createStack(name: name, document: document, parameters: parameters, timeoutMinutes: timeoutMinutes)
         try await remember(HeatClusterRecord.stackKey, HeatClusterRecord.StackRef(name: name, id: id).stored, spec, context)
         context.logger.info("cluster stack created", metadata: ["stack_id": .string(id), "stack_name": .string(name)])
@@ -41,7 +41,8 @@ extension HeatDriver {
             throw MagnumError(.invalid, "The cluster's Heat stack \(clusterRef.name) no longer exists.")
         }
         let document = try templates.document(coe: try Self.coe(spec), top: "workers.yaml")
-        let parameters = try nodegroupParameters(spec, nodegroup, cluster: cluster, bootstrapToken: trust.token)
+        let credentials = try await joinCredentials(spec, trust: trust, apiAddress: spec.cluster.apiAddress ?? cluster.outputs["api_address"]?.stringValue)
+        let parameters = try nodegroupParameters(spec, nodegroup, cluster: cluster, credentials: credentials)
         let id = try await stackCreator(trust, context).createStack(name: name, document: document, parameters: parameters,
                                                                      timeoutMinutes: spec.cluster.createTimeout)
         try await remember(HeatClusterRecord.nodegroupKey(nodegroup.uuid), HeatClusterRecord.StackRef(name: name, id: id).stored, spec, context)

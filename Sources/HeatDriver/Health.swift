@@ -95,11 +95,7 @@ extension HeatDriver {
     /// The health of a settled cluster whose API is at `apiAddress`, asked with its admin
     /// credentials; nil when the cluster has no certificates to ask with.
     func health(_ spec: ClusterSpec, apiAddress: String) async -> ClusterHealthProbe.Verdict? {
-        guard let ca = spec.certificate(.kubernetes), let stored = spec.certificate(.magnumClient),
-              let client = try? authority.open(stored) else { return nil }
-        let credentials = AdminCredentials(caPEM: ca.certificatePEM, certificatePEM: client.certificatePEM, keyPEM: client.privateKeyPEM)
-        guard let http = try? credentials.httpClient(connectTimeout: .seconds(5), readTimeout: .seconds(15),
-                                                     verifyHostname: false, retryConnecting: false) else { return nil }
+        guard let http = try? adminClient(spec) else { return nil }
         let verdict = await ClusterHealthProbe(client: http).probe(coe: spec.template.coe, apiAddress: apiAddress)
         try? await http.shutdown()
         return verdict

@@ -16,8 +16,8 @@ extension HeatDriver {
     /// Resizes a worker nodegroup through a stack PATCH: the default one in the cluster stack
     /// (`number_of_minions`, `minions_to_remove`), others in their own (`node_count`,
     /// `nodes_to_remove`). `nodesToRemove` are node names, addresses or resource-group indexes,
-    /// resolved through the stack's outputs; the nodes' user data is renewed so new nodes get a
-    /// fresh bootstrap token.
+    /// resolved through the stack's outputs. When nodes are added their user data is renewed with
+    /// fresh credentials (`joinCredentials`: for Kubernetes a join token registered first).
     public func resizeCluster(_ spec: ClusterSpec, nodegroup: NodeGroup, nodeCount: Int, nodesToRemove: [String], context: DriverContext) async throws {
         guard !nodegroup.isMaster else { throw MagnumError(.notSupported, "Resizing the master nodegroup is not supported by this driver.") }
         let record = try await record(spec, context)
@@ -34,12 +34,17 @@ extension HeatDriver {
         var resized = nodegroup
         resized.nodeCount = nodeCount
         var parameters: [String: JSON]
+        // Only a resize that adds nodes renders user data with fresh credentials (for Kubernetes a
+        // join token registered through the cluster's API); one that only removes nodes leaves it.
+        let current = stack.outputs["node_index_names"]?.objectValue?.count
+        let credentials = current.map { nodeCount > $0 - indexes.count } ?? true
+            ? try await joinCredentials(spec, trust: trust, apiAddress: spec.cluster.apiAddress) : nil
         if isDefault {
             parameters = ["number_of_minions": .int(nodeCount), "minions_to_remove": .string(indexes.joined(separator: ","))]
-            parameters["minion_user_data"] = .string(try userData(spec, role: .worker, nodegroup: resized, bootstrapToken: trust.token))
+            if let credentials { parameters["minion_user_data"] = .string(try userData(spec, role: .worker, nodegroup: resized, credentials: credentials)) }
         } else {
             parameters = ["node_count": .int(nodeCount), "nodes_to_remove": .string(indexes.joined(separator: ","))]
-            parameters["user_data"] = .string(try userData(spec, role: .worker, nodegroup: resized, bootstrapToken: trust.token))
+            if let credentials { parameters["user_data"] = .string(try userData(spec, role: .worker, nodegroup: resized, credentials: credentials)) }
         }
         try await heat.patchStack(name: ref.name, id: ref.id, parameters: parameters)
         try await waitForStart(heat, ref, updatedBefore: stack.updatedTime)

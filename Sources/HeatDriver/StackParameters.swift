@@ -28,7 +28,7 @@ extension HeatDriver {
     }
 
     /// The cluster stack's parameters: counts, flavors, network and the nodes' user data.
-    func clusterParameters(_ spec: ClusterSpec, bootstrapToken: String) throws -> [String: JSON] {
+    func clusterParameters(_ spec: ClusterSpec, credentials: JoinCredentials) throws -> [String: JSON] {
         let c = spec.cluster, t = spec.template
         guard let master = spec.nodegroups.first(where: { $0.isDefault && $0.isMaster }),
               let worker = spec.nodegroups.first(where: { $0.isDefault && !$0.isMaster }) else {
@@ -49,14 +49,14 @@ extension HeatDriver {
         if let v = c.fixedSubnet ?? t.fixedSubnet { p["fixed_subnet"] = .string(v) }
         if let v = t.dnsNameserver { p["dns_nameserver"] = .string(v) }
         if let v = t.labels["fixed_subnet_cidr"] { p["fixed_subnet_cidr"] = .string(v) }
-        p["master_user_data"] = .string(try userData(spec, role: .master, nodegroup: master, bootstrapToken: bootstrapToken))
-        p["minion_user_data"] = .string(try userData(spec, role: .worker, nodegroup: worker, bootstrapToken: bootstrapToken))
+        p["master_user_data"] = .string(try userData(spec, role: .master, nodegroup: master, credentials: credentials))
+        p["minion_user_data"] = .string(try userData(spec, role: .worker, nodegroup: worker, credentials: credentials))
         return p
     }
 
     /// A worker nodegroup stack's parameters; `cluster` is the cluster stack (its outputs give
     /// the network, security groups and join address).
-    func nodegroupParameters(_ spec: ClusterSpec, _ ng: NodeGroup, cluster: HeatStack, bootstrapToken: String) throws -> [String: JSON] {
+    func nodegroupParameters(_ spec: ClusterSpec, _ ng: NodeGroup, cluster: HeatStack, credentials: JoinCredentials) throws -> [String: JSON] {
         let t = spec.template
         var p = commonParameters(spec)
         p["name_prefix"] = .string(Self.hostPrefix(spec.cluster) + "-" + Self.sanitized((ng.name ?? "ng").lowercased(), allowed: "abcdefghijklmnopqrstuvwxyz0123456789-"))
@@ -70,12 +70,12 @@ extension HeatDriver {
         if let groups = cluster.outputs["worker_security_groups"]?.arrayValue?.compactMap(\.stringValue) {
             p["security_groups"] = .string(groups.joined(separator: ","))
         }
-        p["user_data"] = .string(try userData(spec, role: .worker, nodegroup: ng, bootstrapToken: bootstrapToken))
+        p["user_data"] = .string(try userData(spec, role: .worker, nodegroup: ng, credentials: credentials))
         return p
     }
 
     /// The Ignition user data of a nodegroup's nodes.
-    func userData(_ spec: ClusterSpec, role: NodeBootstrap.Role, nodegroup: NodeGroup, bootstrapToken: String) throws -> String {
+    func userData(_ spec: ClusterSpec, role: NodeBootstrap.Role, nodegroup: NodeGroup, credentials: JoinCredentials) throws -> String {
         let c = spec.cluster, t = spec.template
         let labels = t.labels.merging(c.labels) { _, cluster in cluster }
         let coe = try Self.coe(spec)
@@ -84,13 +84,13 @@ extension HeatDriver {
             ("NODEGROUP", nodegroup.name ?? ""),
             ("NODEGROUP_LABELS", nodegroup.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
             ("MASTER_COUNT", String(spec.nodegroups.first { $0.isDefault && $0.isMaster }?.nodeCount ?? 1)),
-            ("BOOTSTRAP_TOKEN", bootstrapToken),
+            ("BOOTSTRAP_TOKEN", credentials.keystoneToken),
             ("DOCKER_VOLUME_SIZE", String(nodegroup.dockerVolumeSize ?? c.dockerVolumeSize ?? t.dockerVolumeSize ?? 0)),
             ("TLS_DISABLED", t.tlsDisabled ? "true" : "false"),
         ]
         if coe == "kubernetes" {
             settings += [
-                ("KUBEADM_TOKEN", NodeBootstrap.kubeadmToken()), ("CERTIFICATE_KEY", NodeBootstrap.randomHex(bytes: 32)),
+                ("KUBEADM_TOKEN", credentials.kubeadmToken), ("CERTIFICATE_KEY", credentials.certificateKey),
                 ("KUBE_TAG", labels["kube_tag"] ?? "v1.30.4"),
                 ("POD_CIDR", labels["calico_ipv4pool"] ?? labels["flannel_network_cidr"] ?? "10.100.0.0/16"),
                 ("SERVICE_CIDR", labels["service_cluster_ip_range"] ?? "10.254.0.0/16"),

@@ -83,8 +83,8 @@ public struct ClusterMonitor: Service {
         return updated
     }
 
-    /// Clusters not being deleted and without an unfinished operation, with their templates and
-    /// nodegroups.
+    /// Clusters not being deleted and without an unfinished operation, with their templates,
+    /// nodegroups and certificates.
     func settledClusters() async throws -> [ClusterSpec] {
         try await store.read { session in
             var specs: [ClusterSpec] = []
@@ -97,7 +97,8 @@ public struct ClusterMonitor: Service {
                 }
                 guard let template = templates[cluster.clusterTemplateID] else { continue }
                 let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
-                specs.append(ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups))
+                specs.append(ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups,
+                                         certificates: try await session.certificates(clusterUUID: cluster.uuid)))
             }
             return specs
         }

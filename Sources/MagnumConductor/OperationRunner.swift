@@ -307,9 +307,9 @@ public struct OperationRunner: Service {
 
     // MARK: - Writing outcomes
 
-    /// The cluster, its template and nodegroups as recorded — for the step (`forStep`) also its
-    /// certificates and the catalog's flavors, which observing does not need; nil when the
-    /// cluster is gone.
+    /// The cluster, its template, nodegroups and certificates as recorded (a driver observing a
+    /// cluster's health talks to it with them) — for the step (`forStep`) also the catalog's
+    /// flavors; nil when the cluster is gone.
     func loadSpec(_ operation: ClusterOperation, forStep: Bool = false) async throws -> ClusterSpec? {
         try await store.read { session in
             guard let cluster = try await session.clusters(matching: .uuid(operation.resourceUUID), .everything).first else { return nil }
@@ -317,10 +317,9 @@ public struct OperationRunner: Service {
                 throw MagnumError(.notFound, "ClusterTemplate \(cluster.clusterTemplateID) could not be found.")
             }
             let nodegroups = try await session.nodegroups(clusterUUID: cluster.uuid, role: nil, sort: SortOrder())
-            guard forStep else { return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups) }
             return ClusterSpec(cluster: cluster, template: template, nodegroups: nodegroups,
                                certificates: try await session.certificates(clusterUUID: cluster.uuid),
-                               flavors: try await session.flavors())
+                               flavors: forStep ? try await session.flavors() : [])
         }
     }
 

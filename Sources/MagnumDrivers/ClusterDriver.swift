@@ -50,7 +50,7 @@ public struct ClusterSpec: Sendable, Hashable {
     /// Every nodegroup of the cluster (masters and workers, default and extra).
     public var nodegroups: [NodeGroup]
     /// The cluster's stored certificates (its CAs and Magnum's client certificate, keys sealed),
-    /// as the conductor loaded them for an operation's step; empty when observing.
+    /// as the conductor loaded them for an operation's step or an observation.
     public var certificates: [ClusterCertificate]
     /// The flavors of the catalog, for sizing nodes; empty when observing.
     public var flavors: [Flavor]
