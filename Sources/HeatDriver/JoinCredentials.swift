@@ -62,19 +62,24 @@ extension HeatDriver {
         guard let http = try adminClient(spec) else {
             throw MagnumError(.internal, "Cluster \(spec.cluster.uuid) has no certificates to reach its Kubernetes API with.")
         }
-        defer { Task { try? await http.shutdown() } }
         let base = api.hasSuffix("/") ? String(api.dropLast()) : api
         var request = HTTPClientRequest(url: base + "/api/v1/namespaces/kube-system/secrets")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(string: credentials.bootstrapTokenSecret.serialized()))
-        let status: Int, body: String
+        let answer: Result<(Int, String), any Error>
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
-            status = Int(response.status.code)
-            body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            answer = .success((Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20))))
         } catch {
+            answer = .failure(error)
+        }
+        try? await http.shutdown()
+        let (status, body): (Int, String)
+        switch answer {
+        case .success(let a): (status, body) = a
+        case .failure(let error):
             throw MagnumError(.unavailable, "The cluster's Kubernetes API at \(CloudHTTP.origin(base)) could not be reached to register a join token: \(error)")
         }
         switch status {
