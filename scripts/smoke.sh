@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end smoke test of the built `magnum` executable, as a user runs it: `magnum serve` on
-# its embedded SQLite, and `magnum db upgrade` + `magnum serve` on PostgreSQL when
-# MAGNUM_TEST_DATABASE_URL is set. Traffic stays on 127.0.0.1.
+# its embedded SQLite, and `magnum db upgrade` + `magnum serve` on PostgreSQL, configured by a
+# config file (--config-file), when MAGNUM_TEST_DATABASE_URL is set. Traffic stays on 127.0.0.1.
 set -euo pipefail
 BIN="${1:-.build/debug/magnum}"
 WORK="$(mktemp -d /tmp/magnum-smoke.XXXXXX)"
@@ -66,8 +66,15 @@ if [[ -n "${MAGNUM_TEST_DATABASE_URL:-}" ]]; then
     admin="$MAGNUM_TEST_DATABASE_URL"
     psql "$admin" -qc "DROP DATABASE IF EXISTS $db" && psql "$admin" -qc "CREATE DATABASE $db"
     url="${admin%/*}/$db"
-    "$BIN" db upgrade --database-url "$url" | grep -q "Applied migrations" || fail "db upgrade"
-    "$BIN" db upgrade --database-url "$url" | grep -q "up to date" || fail "second db upgrade"
-    run_against postgres --database-url "$url"
+    # The settings from a config file (--config-file), shared by `db upgrade` and `serve`: an
+    # option the command lacks is skipped with a note, the command line wins over the file.
+    printf 'database-url: %s\nmonitor-interval: 7\ndata-dir: /nonexistent/overridden\n' "$url" > "$WORK/magnum.yaml"
+    "$BIN" db upgrade --config-file "$WORK/magnum.yaml" 2> "$WORK/config.err" | grep -q "Applied migrations" || fail "db upgrade"
+    grep -q "'monitor-interval' does not apply to this command" "$WORK/config.err" || fail "config file note: $(cat "$WORK/config.err")"
+    MAGNUM_CONFIG_FILE="$WORK/magnum.yaml" "$BIN" db upgrade 2>/dev/null | grep -q "up to date" || fail "second db upgrade"
+    printf 'database-url: [a, {b: c}]\n' > "$WORK/bad.yaml"
+    if "$BIN" db upgrade --config-file "$WORK/bad.yaml" 2> "$WORK/config.err"; then fail "a broken config file was accepted"; fi
+    grep -q "'database-url' lists something that is not a value" "$WORK/config.err" || fail "broken config file: $(cat "$WORK/config.err")"
+    run_against postgres --config-file "$WORK/magnum.yaml"
     psql "$admin" -qc "DROP DATABASE IF EXISTS $db" || true
 fi

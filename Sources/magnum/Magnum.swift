@@ -22,6 +22,15 @@ struct Magnum: AsyncParsableCommand {
         abstract: "Magnum in Swift: the OpenStack Container Infrastructure Management service.",
         subcommands: [Serve.self, API.self, Conductor.self, DB.self, Bootstrap.self]
     )
+
+    /// Parses the command line with the options of `--config-file` (`ConfigFile`) and runs it.
+    static func main() async {
+        do {
+            await main(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by the commands that open the database.
