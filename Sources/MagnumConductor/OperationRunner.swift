@@ -448,7 +448,7 @@ public struct OperationRunner: Service {
                     "error": .string(message), "attempt": .stringConvertible(operation.attempts), "retry_in": .string("\(delay)"),
                 ])
                 let notBefore = Date() + delay.timeInterval
-                let reason = "\(message) Retrying in \(delay) (attempt \(operation.attempts) of \(configuration.maxAttempts))."
+                let reason = "\(message)\(message.hasSuffix(".") ? "" : ".") Retrying in \(delay) (attempt \(operation.attempts) of \(configuration.maxAttempts))."
                 _ = try await store.write { session in
                     guard try await session.retryOperation(uuid: operation.uuid, owner: owner, notBefore: notBefore, error: message) else {
                         return false
