@@ -157,13 +157,32 @@ start_mariadb() {
         return 0
     fi
     stop_pid "$MYPID" mariadbd MariaDB 30
-    log "starting MariaDB on 127.0.0.1:$MYSQL_PORT"
-    setsid mariadbd --no-defaults --user=mysql --datadir="$MYDIR/data" --socket="$MYSOCK" \
-        --pid-file="$MYPID" --log-error="$MYDIR/mariadb.log" --bind-address=127.0.0.1 \
-        --port="$MYSQL_PORT" --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=128M \
-        --innodb-flush-log-at-trx-commit=0 --character-set-server=utf8mb4 --max-connections=500 \
-        </dev/null >/dev/null 2>&1 &
-    wait_for 60 MariaDB mysql_up || { tail -n 20 "$MYDIR/mariadb.log" >&2 || true; exit 1; }
+    # A port still held by another socket (e.g. the local end of an outgoing connection, before
+    # scripts/reserve-ports.sh took it out of the ephemeral range) makes MariaDB abort at once:
+    # try again a little later instead of waiting out the minute.
+    local attempt seen
+    for attempt in 1 2 3; do
+        seen="$(wc -l <"$MYDIR/mariadb.log" 2>/dev/null || echo 0)"
+        log "starting MariaDB on 127.0.0.1:$MYSQL_PORT"
+        setsid mariadbd --no-defaults --user=mysql --datadir="$MYDIR/data" --socket="$MYSOCK" \
+            --pid-file="$MYPID" --log-error="$MYDIR/mariadb.log" --bind-address=127.0.0.1 \
+            --port="$MYSQL_PORT" --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=128M \
+            --innodb-flush-log-at-trx-commit=0 --character-set-server=utf8mb4 --max-connections=500 \
+            </dev/null >/dev/null 2>&1 &
+        for _ in $(seq 1 120); do
+            mysql_up && return 0
+            if tail -n +"$((seen + 1))" "$MYDIR/mariadb.log" 2>/dev/null | grep -q "Bind on TCP/IP port"; then
+                log "MariaDB could not bind 127.0.0.1:$MYSQL_PORT (attempt $attempt); trying again"
+                sleep 5
+                continue 2
+            fi
+            sleep 0.5
+        done
+        break
+    done
+    log "MariaDB did not come up"
+    tail -n 20 "$MYDIR/mariadb.log" >&2 || true
+    exit 1
 }
 
 ensure_database() {
@@ -405,6 +424,7 @@ start() {
     ensure_venv
     local auth_url
     auth_url="$(scripts/keystone.sh start | tail -n 1)"
+    scripts/reserve-ports.sh "$MYSQL_PORT" "$RABBIT_PORT" "$RABBIT_DIST_PORT" "$API_PORT"
     start_mariadb
     ensure_database
     start_rabbitmq

@@ -179,6 +179,7 @@ start() {
         fi
         rm -f "$PIDFILE"
         if ! is_running; then
+            "$(dirname "$0")/reserve-ports.sh" "$PORT"
             log "starting Keystone (uWSGI) on 127.0.0.1:$PORT"
             (
                 cd "$DATA"

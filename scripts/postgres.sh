@@ -119,6 +119,7 @@ start() {
     init_cluster
     clear_stale_pidfile
     if ! is_running; then
+        "$(dirname "$0")/reserve-ports.sh" "$PORT"
         log "starting PostgreSQL on 127.0.0.1:$PORT"
         as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >&2 || {
             log "start failed; last lines of $LOG:"

@@ -17,6 +17,10 @@ if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
     export PATH="/opt/swift/usr/bin:$PATH"
 fi
 
+# The fixed ports of PostgreSQL, Keystone, MariaDB, RabbitMQ and Heat, kept out of the
+# ephemeral range before anything connects anywhere (each start script also reserves its own).
+scripts/reserve-ports.sh "${MAGNUM_PG_PORT:-55432}" "${MAGNUM_KEYSTONE_PORT:-55000}" \
+    "${MAGNUM_HEAT_MYSQL_PORT:-53306}" "${MAGNUM_HEAT_RABBIT_PORT:-55672}" "$(( ${MAGNUM_HEAT_RABBIT_PORT:-55672} + 1 ))" 8004
 MAGNUM_TEST_DATABASE_URL="$(scripts/postgres.sh start | tail -n 1)"
 export MAGNUM_TEST_DATABASE_URL
 echo "test.sh: PostgreSQL at ${MAGNUM_TEST_DATABASE_URL%%@*}@…"
