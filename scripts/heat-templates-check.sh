@@ -231,8 +231,8 @@ kubernetes_lifecycle() {
     log "outputs of $name:"
     cat "$out" >&2
     check_outputs "$out" "kubernetes outputs after create" \
-        "re.fullmatch(r'https://172\.24\.\d+\.\d+:6443', o['api_address'])" \
-        "re.fullmatch(r'10\.\d+\.\d+\.\d+', o['api_private_address'])" \
+        "re.fullmatch(r'https://127\.24\.\d+\.\d+:6443', o['api_address'])" \
+        "re.fullmatch(r'127\.10\.\d+\.\d+', o['api_private_address'])" \
         "len(o['master_addresses']) == 1 and len(o['node_addresses']) == 2" \
         "o['master_index_names'] == {'0': '$name-default-master-0'}" \
         "sorted(o['master_index_addresses']) == ['0']" \
@@ -266,7 +266,7 @@ swarm_defaults() {
     expect_status "$name" CREATE_COMPLETE "swarm-mode create with the defaults" "$t" || return
     stack_outputs "$name" "$out"
     check_outputs "$out" "swarm-mode outputs" \
-        "re.fullmatch(r'tcp://172\.24\.\d+\.\d+:2376', o['api_address'])" \
+        "re.fullmatch(r'tcp://127\.24\.\d+\.\d+:2376', o['api_address'])" \
         "o['api_address'] == 'tcp://' + o['master_addresses'][0] + ':2376'" \
         "o['api_private_address'] == o['master_private_addresses'][0]" \
         "o['master_index_names'] == {'0': '$name-default-master-0'}" \
@@ -451,10 +451,10 @@ PY
     expect_status "$name" CREATE_COMPLETE "raw REST create" "$t" || return
     stack_outputs "$name" "$WORK/rest.json"
     check_outputs "$WORK/rest.json" "raw REST outputs (no floating IPs)" \
-        "re.fullmatch(r'https://10\.\d+\.\d+\.\d+:6443', o['api_address'])" \
+        "re.fullmatch(r'https://127\.10\.\d+\.\d+:6443', o['api_address'])" \
         "o['api_address'] == 'https://' + o['api_private_address'] + ':6443'" \
         "o['node_index_names'] == {'0': '$name-default-worker-0', '1': '$name-default-worker-1'}" \
-        "all(re.fullmatch(r'10\.\d+\.\d+\.\d+', a) for a in o['node_addresses'])"
+        "all(re.fullmatch(r'127\.10\.\d+\.\d+', a) for a in o['node_addresses'])"
     extra_nodegroup_rest "$name" "$WORK/rest.json"
     delete_stack "$name"
 }
