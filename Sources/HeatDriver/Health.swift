@@ -3,17 +3,19 @@ import Foundation
 import MagnumCore
 import MagnumDrivers
 import NIOCore
+import NIOHTTP1
 
-/// A Heat-built cluster's health, asked of the cluster's own API as Magnum's administrator
-/// (the cluster CA and Magnum's client certificate): Kubernetes' `/healthz` and its nodes'
-/// `Ready` conditions, or Swarm-mode's nodes as the managers' Docker Engine API lists them.
+/// A Heat-built cluster's own API, asked as Magnum's administrator (the cluster CA and Magnum's
+/// client certificate): its health — Kubernetes' `/healthz` and its nodes' `Ready` conditions,
+/// or Swarm-mode's nodes as the managers' Docker Engine API lists them — and the join tokens
+/// registered there (`JoinCredentials`).
 ///
 /// - HEALTHY: the API answers and every node is Ready;
 /// - UNHEALTHY: the API answers that it is not healthy, or a node is not Ready;
 /// - UNKNOWN: the API could not be asked (unreachable, TLS refused, an unreadable answer).
 ///
 /// The reasons are upstream's shape: `{"api": "ok", "<node>.Ready": "True"}`.
-struct ClusterHealthProbe: Sendable {
+struct ClusterAPI: Sendable {
     /// The client to ask with (the cluster's `AdminCredentials`).
     var client: HTTPClient
 
@@ -78,10 +80,18 @@ struct ClusterHealthProbe: Sendable {
         return Verdict(status: healthy ? .healthy : .unhealthy, reasons: reasons)
     }
 
-    /// One GET: the status and body; unreachable throws `.unavailable`.
-    func get(_ url: String) async throws -> (Int, String) {
+    /// One GET.
+    func get(_ url: String) async throws -> (Int, String) { try await send(.GET, url) }
+
+    /// One request (a JSON body when given): the status and body; unreachable throws `.unavailable`.
+    func send(_ method: HTTPMethod, _ url: String, json: JSON? = nil) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
+        request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json.serialized()))
+        }
         do {
             let response = try await client.execute(request, timeout: .seconds(15))
             return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 8 << 20)))
@@ -94,9 +104,9 @@ struct ClusterHealthProbe: Sendable {
 extension HeatDriver {
     /// The health of a settled cluster whose API is at `apiAddress`, asked with its admin
     /// credentials; nil when the cluster has no certificates to ask with.
-    func health(_ spec: ClusterSpec, apiAddress: String) async -> ClusterHealthProbe.Verdict? {
+    func health(_ spec: ClusterSpec, apiAddress: String) async -> ClusterAPI.Verdict? {
         guard let http = try? adminClient(spec) else { return nil }
-        let verdict = await ClusterHealthProbe(client: http).probe(coe: spec.template.coe, apiAddress: apiAddress)
+        let verdict = await ClusterAPI(client: http).probe(coe: spec.template.coe, apiAddress: apiAddress)
         try? await http.shutdown()
         return verdict
     }

@@ -63,25 +63,16 @@ extension HeatDriver {
             throw MagnumError(.internal, "Cluster \(spec.cluster.uuid) has no certificates to reach its Kubernetes API with.")
         }
         let base = api.hasSuffix("/") ? String(api.dropLast()) : api
-        var request = HTTPClientRequest(url: base + "/api/v1/namespaces/kube-system/secrets")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: credentials.bootstrapTokenSecret.serialized()))
         let answer: Result<(Int, String), any Error>
         do {
-            let response = try await http.execute(request, timeout: .seconds(30))
-            answer = .success((Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20))))
+            answer = .success(try await ClusterAPI(client: http).send(.POST, base + "/api/v1/namespaces/kube-system/secrets",
+                                                                      json: credentials.bootstrapTokenSecret))
         } catch {
-            answer = .failure(error)
+            let message = (error as? MagnumError)?.message ?? String(describing: error)
+            answer = .failure(MagnumError(.unavailable, "A join token could not be registered with the cluster's Kubernetes API: \(message)"))
         }
         try? await http.shutdown()
-        let (status, body): (Int, String)
-        switch answer {
-        case .success(let a): (status, body) = a
-        case .failure(let error):
-            throw MagnumError(.unavailable, "The cluster's Kubernetes API at \(CloudHTTP.origin(base)) could not be reached to register a join token: \(error)")
-        }
+        let (status, body) = try answer.get()
         switch status {
         case 200, 201, 409: return credentials
         case 500...: throw MagnumError(.unavailable, "The cluster's Kubernetes API answered \(status) to a join token: \(body.prefix(200))")

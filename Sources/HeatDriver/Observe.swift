@@ -6,7 +6,7 @@ extension HeatDriver {
     /// Reads the cluster's stacks: status (the cluster stack's; `UPDATE_IN_PROGRESS` while a
     /// nodegroup stack works, `UPDATE_FAILED` when one failed), addresses from outputs, and per
     /// nodegroup its stack's status. A failed stack's reason names the failing nested resource.
-    /// A settled, complete cluster's health is asked of its own API (`ClusterHealthProbe`).
+    /// A settled, complete cluster's health is asked of its own API (`ClusterAPI`).
     public func observe(_ spec: ClusterSpec, context: DriverContext) async throws -> ClusterObservation {
         let record = try await record(spec, context)
         let current = spec.cluster.status ?? .createInProgress

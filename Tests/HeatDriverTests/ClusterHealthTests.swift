@@ -84,9 +84,9 @@ final class ClusterHealthTests: XCTestCase {
     }
 
     /// Probes with `credentials` (the cluster's own by default).
-    static func probe(_ coe: String, _ api: String, _ credentials: AdminCredentials) async throws -> ClusterHealthProbe.Verdict {
+    static func probe(_ coe: String, _ api: String, _ credentials: AdminCredentials) async throws -> ClusterAPI.Verdict {
         let http = try credentials.httpClient(connectTimeout: .seconds(5), readTimeout: .seconds(15), verifyHostname: false, retryConnecting: false)
-        let verdict = await ClusterHealthProbe(client: http).probe(coe: coe, apiAddress: api)
+        let verdict = await ClusterAPI(client: http).probe(coe: coe, apiAddress: api)
         try await http.shutdown()
         return verdict
     }
