@@ -22,7 +22,8 @@
 #    top-level stack of an extra nodegroup, fed the cluster stack's outputs.
 # 6. The bootstrap scripts' helpers: common.sh's signal_heat completes a real wait condition
 #    (SUCCESS) and its ERR trap fails one (FAILURE, with the failed command); issue_cert has a
-#    local stand-in of POST /v1/certificates sign a CSR for a key made locally.
+#    local stand-in of POST /v1/certificates sign a CSR for a key made locally; the node agent
+#    (agent.sh) runs a stack update's software deployments and signals Heat (success, failure).
 #
 # Stacks are named htc-<pid>-…, and deleted on exit. Prints one summary line; exits non-zero on
 # any failure. MAGNUM_HEAT_CHECK_BENCH=1 also times a 3-master, 10-worker create.
@@ -416,6 +417,81 @@ PY
     kill "$pid" 2>/dev/null || true
 }
 
+# The node agent (bootstrap/agent.sh) against real software deployments: a swarm-mode stack
+# (1 manager, 1 worker) updated with ca_rotation inputs and a script. The agent is given each
+# stand-in server's stack and the demo user's credentials, in place of those Heat writes into a
+# real server's cfn-init-data; it runs the script with the inputs and signals Heat with the
+# deployment's own credentials → UPDATE_COMPLETE with the script's output; run again, it runs
+# nothing; a script that fails → UPDATE_FAILED with the exit status.
+agent_deployments() {
+    local name="$PREFIX-agent" t d line user out
+    t="$(now)"
+    cli_create swarm-mode "$name" cluster_name="$name" number_of_masters=1 number_of_minions=1 || { fail "create $name"; return; }
+    expect_status "$name" CREATE_COMPLETE "swarm-mode stack for the agent" "$t" || return
+    user="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"]["user"]["id"])' "$WORK/token.json")"
+    # One directory per server: its cfn-init-data, the agent's record, the server's id.
+    heat_get "stacks/$name/resources?nested_depth=3&type=OS::Nova::Server" | python3 -c '
+import json, os, sys
+work, auth_url, user, project = sys.argv[1:]
+for r in (r for r in json.load(sys.stdin)["resources"] if r["resource_type"] == "OS::Nova::Server"):
+    stack = next(l["href"] for l in r["links"] if l["rel"] == "stack").split("/stacks/")[1]
+    d = os.path.join(work, "agent", r["physical_resource_id"])
+    os.makedirs(d)
+    json.dump({"os-collect-config": {"heat": {"auth_url": auth_url, "user_id": user, "password": "demo",
+               "project_id": project, "stack_id": stack, "resource_name": r["resource_name"]}}},
+              open(os.path.join(d, "cfn-init-data"), "w"))
+' "$WORK" "$OS_AUTH_URL" "$user" "$PROJECT_ID"
+    [[ "$(find "$WORK/agent" -name cfn-init-data | wc -l)" == 2 ]] || { fail "agent: the stack's two servers"; return; }
+    # Runs every server's agent until the stack settles; prints STATUS<TAB>REASON.
+    run_agents() {
+        local i d line
+        for ((i = 0; i < 90; i++)); do
+            for d in "$WORK"/agent/*/; do
+                MAGNUM_COMMON="$TEMPLATES/bootstrap/common.sh" MAGNUM_AGENT_CREDENTIALS="$d/cfn-init-data" \
+                    MAGNUM_AGENT_STATE="$d/state" bash "$TEMPLATES/bootstrap/agent.sh" 2>>"$d/agent.log" || true
+            done
+            line="$(stack_status "$name")"
+            [[ "$line" == *_IN_PROGRESS* ]] || { echo "$line"; return 0; }
+            sleep 1
+        done
+        echo "TIMEOUT	$line"
+    }
+
+    t="$(now)"
+    # shellcheck disable=SC2016 # the script expands them, on the node
+    cli_update "$name" ca_rotation='{"rotation_id": "r1", "kubernetes_ca": "CA one"}' \
+        ca_rotation_script='echo "rotated onto $rotation_id with $kubernetes_ca by $deploy_action"' || { fail "update $name"; return; }
+    line="$(run_agents)"
+    if [[ "$line" == UPDATE_COMPLETE* ]]; then pass "agent: a deployment on each server, run and signalled: UPDATE_COMPLETE ($(since "$t") s)"
+    else fail "agent deployments: $line"; fi
+    for d in "$WORK"/agent/*/; do
+        out="$(heat_get "software_deployments?server_id=$(basename "$d")" \
+            | python3 -c 'import json,sys; print(json.dumps([(s["status"], s["output_values"]) for s in json.load(sys.stdin)["software_deployments"]]))')"
+        if [[ "$out" == '[["COMPLETE", {"deploy_stdout": "rotated onto r1 with CA one by UPDATE\n", "deploy_stderr": "", "deploy_status_code": 0}]]' ]]; then
+            pass "agent: server $(basename "$d") ran the script with the inputs"
+        else
+            fail "agent: server $(basename "$d") deployments: $out"
+        fi
+    done
+    : >"$WORK/agent-again.log"
+    for d in "$WORK"/agent/*/; do
+        MAGNUM_COMMON="$TEMPLATES/bootstrap/common.sh" MAGNUM_AGENT_CREDENTIALS="$d/cfn-init-data" \
+            MAGNUM_AGENT_STATE="$d/state" bash "$TEMPLATES/bootstrap/agent.sh" 2>>"$WORK/agent-again.log"
+    done
+    if grep -q "running deployment" "$WORK/agent-again.log"; then fail "agent: ran a deployment twice: $(cat "$WORK/agent-again.log")"
+    else pass "agent: a deployment runs once"; fi
+
+    t="$(now)"
+    cli_update "$name" ca_rotation='{"rotation_id": "r2"}' ca_rotation_script='echo broken >&2 && exit 3' || { fail "update $name"; return; }
+    line="$(run_agents)"
+    if [[ "$line" == UPDATE_FAILED*"Deployment to server failed"*"status code: 3"* ]]; then
+        pass "agent: a failing script fails the update: ${line#*	}"
+    else
+        fail "agent: failing deployment: $line"
+    fi
+    delete_stack "$name"
+}
+
 # --- 5. the driver's request shape, by REST ---------------------------------------------------
 
 raw_rest_create() {
@@ -500,7 +576,7 @@ PY
 }
 
 STEPS=(static_checks validate_templates kubernetes_lifecycle swarm_defaults swarm_options injected_failure raw_rest_create
-    bootstrap_signals bootstrap_csr)
+    bootstrap_signals bootstrap_csr agent_deployments)
 if [[ "${MAGNUM_HEAT_CHECK_BENCH:-0}" == 1 ]]; then STEPS+=(bench); fi
 if (($# > 0)); then
     for step in "$@"; do

@@ -104,6 +104,8 @@ ensure_debian_packages() {
     local missing=()
     command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
     [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
+    # The node scripts' tools, which the tests run next to Heat (the node agent, the bootstrap helpers).
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
     [[ ${#missing[@]} -eq 0 ]] && return 0
     if [[ "$(id -u)" != 0 ]]; then
         log "${missing[*]} missing and installing needs root"

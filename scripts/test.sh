@@ -54,9 +54,11 @@ scripts/cli.sh builtin .build/debug/magnum
 scripts/tempest.sh .build/debug/magnum
 scripts/local-swarm-e2e.sh .build/debug/magnum
 # The template branches the end-to-end run does not take (given network, volumes, 3 masters),
-# the raw REST shape the driver sends, and the bootstrap scripts' helpers; heat-e2e.sh covers
-# the Kubernetes lifecycle, the Swarm-mode defaults and the injected failure through Magnum.
-scripts/heat-templates-check.sh static_checks validate_templates swarm_options raw_rest_create bootstrap_signals bootstrap_csr
+# the raw REST shape the driver sends, the bootstrap scripts' helpers and the node agent against
+# real software deployments; heat-e2e.sh covers the Kubernetes lifecycle (CA rotation
+# included), the Swarm-mode defaults and the injected failure through Magnum.
+scripts/heat-templates-check.sh static_checks validate_templates swarm_options raw_rest_create bootstrap_signals bootstrap_csr \
+    agent_deployments
 scripts/heat-e2e.sh .build/debug/magnum
 
 echo "$((total - ${skipped:-0})) passed, ${skipped:-0} skipped, 0 failed (XCTest); openstack coe scenario passed in Keystone and built-in mode; magnum-tempest-plugin 28 + 28 passed; local Swarm-mode clusters end to end passed; Heat templates checked; Heat driver end to end passed"

@@ -2,8 +2,11 @@ import Foundation
 import MagnumCore
 
 /// The user data of a node: an Ignition (v3.3) config for Fedora CoreOS that writes the COE's
-/// bootstrap script, the cluster's settings and CA certificates (never a CA key), and a
-/// oneshot unit that runs the script once the network is up.
+/// bootstrap script, the cluster's settings and CA certificates (never a CA key), a oneshot
+/// unit that runs the script once the network is up, and the node's agent (`agent.sh` as
+/// `magnum-agent`, every 30 s once the node is bootstrapped), which runs the Heat software
+/// deployments of the node's server (a CA rotation) with the credentials Heat adds to the
+/// config (`user_data_format: SOFTWARE_CONFIG`).
 ///
 /// The settings carry only short-lived credentials: a Keystone token scoped to the cluster's
 /// trust (nodes use it to have their own keys' CSRs signed by Magnum) and, for Kubernetes, a
@@ -21,8 +24,8 @@ struct NodeBootstrap: Sendable {
     /// The Ignition JSON for nodes of `role` in a cluster of `coe`.
     func userData(coe: String, role: Role, settings: [(String, String)], certificates: [(path: String, pem: String)]) throws -> String {
         let scriptName = "\(coe)-\(role.rawValue).sh"
-        guard let script = scripts[scriptName], let common = scripts["common.sh"] else {
-            throw MagnumError(.notSupported, "The Heat driver has no bootstrap script \(scriptName) (or common.sh).")
+        guard let script = scripts[scriptName], let common = scripts["common.sh"], let agent = scripts["agent.sh"] else {
+            throw MagnumError(.notSupported, "The Heat driver has no bootstrap script \(scriptName) (or common.sh, agent.sh).")
         }
         let env = settings.map { "\($0.0)=\(Self.shellQuoted($0.1))\n" }.joined()
         let heatEnv = ["WAIT_ENDPOINT=__WAIT_ENDPOINT__", "WAIT_TOKEN=__WAIT_TOKEN__", "API_ADDRESS=__API_ADDRESS__",
@@ -30,6 +33,7 @@ struct NodeBootstrap: Sendable {
         var files: [JSON] = [
             Self.file("/usr/local/bin/magnum-bootstrap", mode: 0o755, source: Self.base64(script)),
             Self.file("/usr/local/lib/magnum/common.sh", mode: 0o644, source: Self.base64(common)),
+            Self.file("/usr/local/bin/magnum-agent", mode: 0o755, source: Self.base64(agent)),
             Self.file("/etc/magnum/cluster.env", mode: 0o600, source: Self.base64(env)),
             Self.file("/etc/magnum/heat.env", mode: 0o600, source: "data:," + heatEnv),
         ]
@@ -53,12 +57,50 @@ struct NodeBootstrap: Sendable {
             WantedBy=multi-user.target
 
             """
+        let agentService = """
+            [Unit]
+            Description=Magnum node agent (Heat software deployments of this server)
+            Wants=network-online.target
+            After=network-online.target magnum-bootstrap.service
+            ConditionPathExists=/var/lib/magnum/bootstrap.done
+
+            [Service]
+            Type=oneshot
+            ExecStart=/usr/local/bin/magnum-agent
+
+            """
+        let agentTimer = """
+            [Unit]
+            Description=Runs the Magnum node agent every 30 seconds
+
+            [Timer]
+            OnBootSec=60
+            OnUnitInactiveSec=30
+
+            [Install]
+            WantedBy=timers.target
+
+            """
         let config: JSON = [
             "ignition": ["version": "3.3.0"],
             "storage": ["files": .array(files)],
-            "systemd": ["units": [["name": "magnum-bootstrap.service", "enabled": true, "contents": .string(unit)]]],
+            "systemd": ["units": [
+                ["name": "magnum-bootstrap.service", "enabled": true, "contents": .string(unit)],
+                ["name": "magnum-agent.service", "contents": .string(agentService)],
+                ["name": "magnum-agent.timer", "enabled": true, "contents": .string(agentTimer)],
+            ]],
         ]
         return config.serialized()
+    }
+
+    /// The script a node's agent runs for a CA rotation of a `coe` cluster: `common.sh`, then
+    /// `<coe>-rotate-ca.sh`, so that it does not depend on the `common.sh` the node booted with.
+    func rotationScript(coe: String) throws -> String {
+        let name = "\(coe)-rotate-ca.sh"
+        guard let script = scripts[name], let common = scripts["common.sh"] else {
+            throw MagnumError(.notSupported, "The Heat driver has no CA rotation script \(name) (or common.sh).")
+        }
+        return common + "\n" + script
     }
 
     /// One Ignition file entry.

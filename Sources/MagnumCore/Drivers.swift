@@ -115,13 +115,12 @@ public struct DriverRegistry: Sendable {
             .init(serverType: "vm", os: "local-swarm", coe: "swarm-mode"),
         ], capabilities: Set(DriverCapability.allCases).subtracting([.rotateCredential])),
         // Upgrades replace Heat stacks' servers and were never supported by upstream's final
-        // Fedora CoreOS driver; neither driver places cloud credentials into a cluster. CA
-        // rotation into Heat-built nodes is not built yet.
+        // Fedora CoreOS driver; neither driver places cloud credentials into a cluster.
         DriverDescriptor(name: "heat_fedora_coreos", provides: [
             .init(serverType: "vm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "bm", os: "fedora-coreos", coe: "kubernetes"),
             .init(serverType: "vm", os: "fedora-coreos", coe: "swarm-mode"),
-        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential, .heal, .rotateCA]),
+        ], capabilities: Set(DriverCapability.allCases).subtracting([.upgrade, .rotateCredential, .heal]),
            usesCallerToken: true),
     ])
 

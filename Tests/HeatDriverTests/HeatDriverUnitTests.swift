@@ -100,7 +100,8 @@ final class HeatDriverUnitTests: XCTestCase {
     }
 
     func testUserDataIsIgnitionWithScriptSettingsAndCertificatesButNoKey() throws {
-        let bootstrap = NodeBootstrap(scripts: ["kubernetes-worker.sh": "#!/bin/bash\necho join\n", "common.sh": "log() { :; }\n"])
+        let bootstrap = NodeBootstrap(scripts: ["kubernetes-worker.sh": "#!/bin/bash\necho join\n", "common.sh": "log() { :; }\n",
+                                                "agent.sh": "#!/bin/bash\necho poll\n"])
         let text = try bootstrap.userData(coe: "kubernetes", role: .worker, settings: [("CLUSTER_UUID", "c-1"), ("NODEGROUP_LABELS", "a=b,it's=x")],
                                           certificates: [("/etc/magnum/ca.crt", "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----")])
         let json = try JSON.parse(string: text)
@@ -120,7 +121,14 @@ final class HeatDriverUnitTests: XCTestCase {
         XCTAssertEqual(content("/etc/magnum/heat.env"),
                        "data:,WAIT_ENDPOINT=__WAIT_ENDPOINT__%0AWAIT_TOKEN=__WAIT_TOKEN__%0AAPI_ADDRESS=__API_ADDRESS__%0ANODE_NAME=__NODE_NAME__%0ANODE_INDEX=__NODE_INDEX__%0AVOLUME_ID=__VOLUME_ID__%0A")
         XCTAssertFalse(text.contains("PRIVATE KEY"))
-        XCTAssertEqual(json["systemd"]?["units"]?.arrayValue?.first?["name"]?.stringValue, "magnum-bootstrap.service")
+        XCTAssertEqual(content("/usr/local/bin/magnum-agent"), "#!/bin/bash\necho poll\n")
+        XCTAssertEqual(files.first { $0["path"]?.stringValue == "/usr/local/bin/magnum-agent" }?["mode"]?.intValue, 0o755)
+        // The bootstrap runs once; the agent's timer starts it every 30 s, only once bootstrapped.
+        let units = json["systemd"]?["units"]?.arrayValue ?? []
+        XCTAssertEqual(units.map { $0["name"]?.stringValue ?? "" }, ["magnum-bootstrap.service", "magnum-agent.service", "magnum-agent.timer"])
+        XCTAssertEqual(units.map { $0["enabled"]?.boolValue ?? false }, [true, false, true])
+        XCTAssertTrue(units[1]["contents"]?.stringValue?.contains("ConditionPathExists=/var/lib/magnum/bootstrap.done") == true)
+        XCTAssertTrue(units[2]["contents"]?.stringValue?.contains("OnUnitInactiveSec=30") == true)
         XCTAssertThrowsError(try bootstrap.userData(coe: "swarm-mode", role: .master, settings: [], certificates: []))
     }
 

@@ -132,17 +132,16 @@ final class CertificateTests: XCTestCase {
     /// A Swarm-mode template of the local driver, which rotates CAs into its nodes.
     static let localSwarm: [String: JSON] = ["coe": "swarm-mode", "image_id": "local-swarm"]
 
-    func testCARotationIsRefusedForAClusterOfTheHeatDriver() async throws {
+    func testCARotationOfAClusterOfTheHeatDriverIsRecordedForItsConductor() async throws {
         try await APIHarness.withEach { h in
             let uuid = try await cluster(h)
             try await h.setClusterState(uuid, .createComplete, apiAddress: "https://198.18.0.10:6443")
             let r = try await h.request(.patch, "/v1/certificates/\(uuid)")
-            XCTAssertEqual(r.status, 400, r.text)
-            XCTAssertEqual(r.errorDetail, "Rotating the CA certificate is not supported by driver heat_fedora_coreos.")
+            XCTAssertEqual(r.status, 202, r.text)
             let operations = try await h.store.read { try await $0.operations(resourceUUID: uuid) }
-            XCTAssertEqual(operations.filter { $0.kind == .caRotate }.count, 0)
+            XCTAssertEqual(operations.filter { $0.kind == .caRotate }.count, 1)
             let shown = try await h.request(.get, "/v1/clusters/\(uuid)")
-            XCTAssertEqual(shown.json?["status"], "CREATE_COMPLETE")
+            XCTAssertEqual(shown.json?["status"], "UPDATE_IN_PROGRESS")
         }
     }
 

@@ -44,8 +44,8 @@ on_error() { # EXIT-CODE LINE COMMAND
     exit "$1"
 }
 
-# Loads the configuration, installs the failure trap, computes NODE_IP.
-magnum_init() {
+# The node's settings (cluster.env, heat.env).
+load_settings() {
     set -a
     # shellcheck source=/dev/null
     . /etc/magnum/cluster.env
@@ -53,6 +53,22 @@ magnum_init() {
     . /etc/magnum/heat.env
     set +a
     : "${API_EXTRA_SANS:=}" "${VOLUME_ID:=}"
+}
+
+# NODE_IP, and API_ADDRESS where Heat left it empty.
+node_addresses() {
+    NODE_IP="$(node_ip)"
+    [[ -n "$NODE_IP" ]] || { log "no IPv4 address"; return 1; }
+    # Without a load balancer, master 0 gets its own fixed IP as the join address (the cluster
+    # stack creates its port first); an empty one is read the same way, for master 0 only.
+    if [[ "$ROLE" == master && "${NODE_INDEX:-0}" == 0 && -z "${API_ADDRESS:-}" ]]; then
+        API_ADDRESS="$NODE_IP"
+    fi
+}
+
+# Loads the configuration, installs the failure trap, computes NODE_IP.
+magnum_init() {
+    load_settings
     trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
     local v
     for v in MAGNUM_URL CLUSTER_UUID COE ROLE BOOTSTRAP_TOKEN WAIT_ENDPOINT WAIT_TOKEN NODE_NAME; do
@@ -62,15 +78,34 @@ magnum_init() {
         log "already bootstrapped ($MAGNUM_STAMP)"
         exit 0
     fi
-    NODE_IP="$(node_ip)"
-    [[ -n "$NODE_IP" ]] || { log "no IPv4 address"; false; }
-    # Without a load balancer, master 0 gets its own fixed IP as the join address (the cluster
-    # stack creates its port first); an empty one is read the same way, for master 0 only.
-    if [[ "$ROLE" == master && "${NODE_INDEX:-0}" == 0 && -z "${API_ADDRESS:-}" ]]; then
-        API_ADDRESS="$NODE_IP"
-    fi
+    node_addresses
     mkdir -p "$MAGNUM_PKI" /var/lib/magnum
     chmod 700 "$MAGNUM_PKI"
+}
+
+# The start of a CA rotation, which magnum-agent runs with the deployment's inputs in the
+# environment (rotation_id, kubernetes_ca, etcd_ca, front_proxy_ca, bootstrap_token: a fresh
+# token of the cluster's trust): loads the node's settings, takes the token for the certificate
+# requests and installs the new CA certificates under /etc/magnum. A failure ends the script
+# with a non-zero status, which the agent signals to Heat (no wait condition is involved).
+rotation_init() {
+    load_settings
+    [[ -f "$MAGNUM_STAMP" ]] || { log "this node was never bootstrapped"; return 1; }
+    [[ -n "${bootstrap_token:-}" && -n "${kubernetes_ca:-}" ]] || { log "the rotation lacks bootstrap_token or kubernetes_ca"; return 1; }
+    BOOTSTRAP_TOKEN="$bootstrap_token"
+    node_addresses
+    install_ca /etc/magnum/ca.crt "$kubernetes_ca"
+    if [[ -n "${etcd_ca:-}" ]]; then install_ca /etc/magnum/etcd-ca.crt "$etcd_ca"; fi
+    if [[ -n "${front_proxy_ca:-}" ]]; then install_ca /etc/magnum/front-proxy-ca.crt "$front_proxy_ca"; fi
+    log "rotating $NODE_NAME onto CA ${rotation_id:-?}"
+}
+
+# Writes a CA certificate (PEM text) atomically; fails when it is not one.
+install_ca() { # FILE PEM
+    printf '%s\n' "$2" >"$1.tmp"
+    openssl x509 -noout -in "$1.tmp" || { rm -f "$1.tmp"; log "not a certificate for $1"; return 1; }
+    chmod 644 "$1.tmp"
+    mv "$1.tmp" "$1"
 }
 
 # Success: the stamp that keeps the unit from running again, then the credentials handed to the
@@ -385,6 +420,37 @@ node_labels() { # ROLE
     echo "magnum.openstack.org/role=$1,magnum.openstack.org/nodegroup=${NODEGROUP:-}${NODEGROUP_LABELS:+,$NODEGROUP_LABELS}"
 }
 
+# Everything kubeadm would sign for a master, signed by Magnum instead (keys made here, kept
+# when present): API server, its kubelet and etcd clients, front-proxy client, etcd
+# server/peer/health check; then the kubeconfigs (admin, controller-manager, scheduler,
+# kubelet). ADMIN_ORG: the admin credential's group.
+issue_master_certificates() { # ADMIN_ORG
+    local sans etcd_sans
+    install -m 644 /etc/magnum/ca.crt "$K8S_PKI/ca.crt"
+    install -m 644 /etc/magnum/front-proxy-ca.crt "$K8S_PKI/front-proxy-ca.crt"
+    install -m 644 /etc/magnum/etcd-ca.crt "$K8S_PKI/etcd/ca.crt"
+    sans="$(node_sans),IP:$API_ADDRESS,IP:$(first_service_ip),DNS:kubernetes,DNS:kubernetes.default"
+    sans+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$DNS_DOMAIN"
+    issue_cert "$K8S_PKI/apiserver" kubernetes /CN=kube-apiserver server "$sans"
+    issue_cert "$K8S_PKI/apiserver-kubelet-client" kubernetes /O=system:masters/CN=kube-apiserver-kubelet-client client
+    issue_cert "$K8S_PKI/front-proxy-client" front-proxy /CN=front-proxy-client client
+    etcd_sans="DNS:$NODE_NAME,DNS:localhost,IP:$NODE_IP,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1"
+    issue_cert "$K8S_PKI/etcd/server" etcd "/CN=$NODE_NAME" both "$etcd_sans"
+    issue_cert "$K8S_PKI/etcd/peer" etcd "/CN=$NODE_NAME" both "$etcd_sans"
+    issue_cert "$K8S_PKI/etcd/healthcheck-client" etcd /CN=kube-etcd-healthcheck-client client
+    issue_cert "$K8S_PKI/apiserver-etcd-client" etcd /CN=kube-apiserver-etcd-client client
+    # kubeadm's expectations: admin and kubelet talk to the control-plane endpoint, the
+    # controller-manager and the scheduler to the local API server.
+    make_kubeconfig /etc/kubernetes/admin.conf "https://$API_ADDRESS:6443" kubernetes-admin "$1"
+    make_kubeconfig /etc/kubernetes/controller-manager.conf "https://$NODE_IP:6443" system:kube-controller-manager
+    make_kubeconfig /etc/kubernetes/scheduler.conf "https://$NODE_IP:6443" system:kube-scheduler
+    make_kubelet_kubeconfig
+}
+
+# The admin credential's group: Kubernetes 1.29 split it, admin.conf is bound to
+# kubeadm:cluster-admins by kubeadm itself (through super-admin.conf, in system:masters).
+admin_org() { if (($(kube_minor) >= 29)); then echo kubeadm:cluster-admins; else echo system:masters; fi; }
+
 # The bootstrap token and the certificate key are useless after the join, and expire anyway.
 scrub_kubeadm_config() {
     sed -i -E 's/^([ -]*(token|certificateKey): ).*/\1"<removed>"/' /etc/magnum/kubeadm.yaml
@@ -424,15 +490,23 @@ engine_labels() { # ROLE
     printf '%s\n' "${labels[@]}" | jq -R . | jq -cs .
 }
 
-# Docker volume, node certificate, dockerd on 2376; EXTRA_SANS for managers (the API address).
-prepare_swarm_node() { # ROLE [EXTRA_SANS]
+# The engine's certificate (server and client), signed by the cluster CA through Magnum; the
+# key is made here once. Managers' carry the API address too.
+issue_engine_certificate() { # ROLE
+    local extra=""
+    [[ "$1" == manager ]] && extra=",IP:$API_ADDRESS"
+    issue_cert "$DOCKER_TLS_DIR/node" kubernetes "/CN=$NODE_NAME" both "$(node_sans)$extra"
+}
+
+# Docker volume, node certificate, dockerd on 2376.
+prepare_swarm_node() { # ROLE (manager or worker)
     [[ "$COE" == swarm-mode ]] || { log "COE $COE is not what this script bootstraps"; false; }
     hostnamectl set-hostname "$NODE_NAME" || true
     setup_docker_volume /var/lib/docker
     mkdir -p /etc/docker /etc/systemd/system/docker.service.d
     local tls='"tls": false'
     if tls_enabled; then
-        issue_cert "$DOCKER_TLS_DIR/node" kubernetes "/CN=$NODE_NAME" both "$(node_sans)${2:+,$2}"
+        issue_engine_certificate "$1"
         tls="\"tls\": true, \"tlsverify\": true, \"tlscacert\": \"/etc/magnum/ca.crt\",
   \"tlscert\": \"$DOCKER_TLS_DIR/node.crt\", \"tlskey\": \"$DOCKER_TLS_DIR/node.key\""
     fi

@@ -20,33 +20,8 @@ magnum_init
 : "${NETWORK_DRIVER:=calico}" "${CALICO_TAG:=v3.28.1}" "${FLANNEL_TAG:=v0.25.6}"
 FIRST=false
 [[ "${NODE_INDEX:-0}" == 0 ]] && FIRST=true
-# Kubernetes 1.29 split the admin credential: admin.conf is bound to kubeadm:cluster-admins by
-# kubeadm itself (through super-admin.conf, in system:masters).
-ADMIN_ORG=system:masters
-(($(kube_minor) >= 29)) && ADMIN_ORG=kubeadm:cluster-admins
-
 prepare_kubernetes_node
-install -m 644 /etc/magnum/front-proxy-ca.crt "$K8S_PKI/front-proxy-ca.crt"
-install -m 644 /etc/magnum/etcd-ca.crt "$K8S_PKI/etcd/ca.crt"
-
-# --- certificates (everything kubeadm would sign) --------------------------------------------
-sans="$(node_sans),IP:$API_ADDRESS,IP:$(first_service_ip),DNS:kubernetes,DNS:kubernetes.default"
-sans+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$DNS_DOMAIN"
-issue_cert "$K8S_PKI/apiserver" kubernetes /CN=kube-apiserver server "$sans"
-issue_cert "$K8S_PKI/apiserver-kubelet-client" kubernetes /O=system:masters/CN=kube-apiserver-kubelet-client client
-issue_cert "$K8S_PKI/front-proxy-client" front-proxy /CN=front-proxy-client client
-etcd_sans="DNS:$NODE_NAME,DNS:localhost,IP:$NODE_IP,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1"
-issue_cert "$K8S_PKI/etcd/server" etcd "/CN=$NODE_NAME" both "$etcd_sans"
-issue_cert "$K8S_PKI/etcd/peer" etcd "/CN=$NODE_NAME" both "$etcd_sans"
-issue_cert "$K8S_PKI/etcd/healthcheck-client" etcd /CN=kube-etcd-healthcheck-client client
-issue_cert "$K8S_PKI/apiserver-etcd-client" etcd /CN=kube-apiserver-etcd-client client
-
-# kubeadm's expectations: admin and kubelet talk to the control-plane endpoint, the
-# controller-manager and the scheduler to the local API server.
-make_kubeconfig /etc/kubernetes/admin.conf "https://$API_ADDRESS:6443" kubernetes-admin "$ADMIN_ORG"
-make_kubeconfig /etc/kubernetes/controller-manager.conf "https://$NODE_IP:6443" system:kube-controller-manager
-make_kubeconfig /etc/kubernetes/scheduler.conf "https://$NODE_IP:6443" system:kube-scheduler
-make_kubelet_kubeconfig
+issue_master_certificates "$(admin_org)"
 
 # --- kubeadm ---------------------------------------------------------------------------------
 kubelet_config="---

@@ -12,7 +12,7 @@ set -Eeuo pipefail
 . /usr/local/lib/magnum/common.sh
 magnum_init
 
-prepare_swarm_node manager "IP:$API_ADDRESS"
+prepare_swarm_node manager
 
 if [[ "${NODE_INDEX:-0}" == 0 ]]; then
     if [[ "$(swarm_state)" != active ]]; then
