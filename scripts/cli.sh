@@ -59,6 +59,19 @@ os_quiet() { local cloud=$1; shift; OS_CLIENT_CONFIG_FILE="$WORK/clouds.yaml" OS
 # field JSON EXPR — a value from JSON on stdin.
 field() { "$OSBIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
+# expect_settled CLOUD CLUSTER STATUS WHAT REASON — waits (60 s at most) until the cluster leaves
+# *_IN_PROGRESS; it must then be in STATUS with REASON in its status_reason.
+expect_settled() {
+    local status reason
+    for _ in $(seq 1 120); do
+        status="$(os "$1" coe cluster show "$2" -f value -c status)"
+        [[ "$status" == *_IN_PROGRESS ]] || break
+        sleep 0.5
+    done
+    expect_eq "$status" "$3" "$4"
+    reason="$(os "$1" coe cluster show "$2" -f value -c status_reason)"
+    [[ "$reason" == *"$5"* ]] || fail "$4: the status_reason does not say '$5': $reason"
+}
 
 # set_cluster_state NAME STATUS API_ADDRESS — what a driver reports through the conductor, written
 # straight into the server's SQLite database (for a Kubernetes cluster, which no driver of the
@@ -145,14 +158,8 @@ PY
     # under which the old signatures no longer verify.
     if [[ "$MODE" == keystone ]]; then
         os "$member" coe ca rotate cli-cluster >/dev/null
-        for _ in $(seq 1 120); do
-            status="$(os "$member" coe cluster show cli-cluster -f value -c status)"
-            [[ "$status" == *_IN_PROGRESS ]] || break
-            sleep 0.5
-        done
-        expect_eq "$status" UPDATE_FAILED "CA rotation of a Heat cluster without a stack"
-        os "$member" coe cluster show cli-cluster -f value -c status_reason | grep -q "has no Heat stack to rotate the CA of" \
-            || fail "cli-cluster's rotation: $(os "$member" coe cluster show cli-cluster -f value -c status_reason)"
+        expect_settled "$member" cli-cluster UPDATE_FAILED "CA rotation of a Heat cluster without a stack" \
+            "has no Heat stack to rotate the CA of"
     fi
     os "$member" coe ca sign cli-swarm "$dir/user.csr" | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$dir/swarm-user.pem"
     openssl verify -CAfile "$dir/swarm/ca.pem" "$dir/swarm-user.pem" >/dev/null 2>&1 || fail "coe ca sign cli-swarm: does not verify against its CA"
@@ -221,14 +228,7 @@ scenario() { # ADMIN_CLOUD MEMBER_CLOUD MEMBER_PROJECT_ID OTHER_CLOUD
     os_fails "$member" "API address is not available yet" coe nodegroup create cli-cluster extra --node-count 1
 
     if [[ "$MODE" == keystone ]]; then
-        for _ in $(seq 1 120); do
-            status="$(os "$member" coe cluster show cli-cluster -f value -c status)"
-            [[ "$status" == *_IN_PROGRESS ]] || break
-            sleep 0.5
-        done
-        expect_eq "$status" CREATE_FAILED "cli-cluster without a cloud for the Heat driver"
-        os "$member" coe cluster show cli-cluster -f value -c status_reason | grep -q "Heat refused" \
-            || fail "cli-cluster's status_reason does not say Heat refused it: $(os "$member" coe cluster show cli-cluster -f value -c status_reason)"
+        expect_settled "$member" cli-cluster CREATE_FAILED "cli-cluster without a cloud for the Heat driver" "Heat refused"
     fi
 
     log "certificates: coe ca show / sign / rotate, coe cluster config"

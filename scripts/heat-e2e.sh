@@ -15,9 +15,11 @@
 # (all on loopback); health UNKNOWN while nothing answers on the API address, HEALTHY once a
 # test double of the Kubernetes API (scripts/kube-api-double.py, with a certificate signed by
 # `coe ca sign`) does; resize to 3 (a join token registered through that API), then to 2
-# removing a named node; a nodegroup added (another join token) and deleted (its own stack);
-# a nested failure → CREATE_FAILED with the failing resource in `faults`; a create past its
-# timeout → CREATE_FAILED; `magnum` SIGKILLed mid-create and restarted → the conductor
+# removing a named node; a nodegroup added (another join token); a CA rotation of the
+# cluster's and the nodegroup's stacks (the stand-in servers' agents run by this script) →
+# UPDATE_COMPLETE once each server's deployment signalled; the nodegroup deleted (its own
+# stack); a nested failure → CREATE_FAILED with the failing resource in `faults`; a create past
+# its timeout → CREATE_FAILED; `magnum` SIGKILLed mid-create and restarted → the conductor
 # re-attaches to the stack → CREATE_COMPLETE with one stack; a Swarm-mode cluster; delete of
 # everything → no stack, trust or trustee user left.
 set -euo pipefail
@@ -231,6 +233,74 @@ expect_eq "$s" CREATE_COMPLETE "nodegroup create"
 [[ "$(joined 2)" =~ ^bootstrap.kubernetes.io/token ]] || fail "the new nodegroup registered no join token"
 expect_eq "$(os coe nodegroup show k8s extra -f json | field "len(d['node_addresses'])")" 1 "nodegroup node_addresses"
 [[ "$(stacks)" == *"-extra-"* ]] || fail "no nodegroup stack: $(stacks)"
+
+log "CA rotation through a stack update of the cluster's and the nodegroup's stacks"
+# No server boots here, so each stand-in server's agent (the real bootstrap/agent.sh) is run by
+# this script with the demo user's credentials in place of those Heat writes into a real
+# server's Ignition config. Instead of the rotation script (which rewrites a node's
+# certificates and restarts its services) it runs a check of what a node is handed: the new CA,
+# and a trust token with which Magnum signs the node's CSR under the new CA.
+os coe ca show k8s | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$WORK/ca-old.pem"
+os coe ca rotate k8s >/dev/null
+expect_eq "$(os coe cluster show k8s -f value -c status)" UPDATE_IN_PROGRESS "status of a rotating cluster"
+os coe ca show k8s | sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' > "$WORK/ca-new.pem"
+cmp -s "$WORK/ca-old.pem" "$WORK/ca-new.pem" && fail "coe ca rotate: the CA did not change"
+cat > "$WORK/rotation-check.sh" <<'CHECK'
+#!/usr/bin/env bash
+# The node's side of a rotation, checked: $1 is the script Heat handed over, the inputs are in
+# the environment.
+set -euo pipefail
+grep -q '^rotation_init$' "$1"
+[[ -n "$rotation_id" && -n "$bootstrap_token" && -n "$etcd_ca" && -n "$front_proxy_ca" ]]
+[[ "$(openssl x509 -noout -fingerprint <<<"$kubernetes_ca")" == "$(openssl x509 -noout -fingerprint -in "$CHECK_DIR/ca-new.pem")" ]]
+# shellcheck source=/dev/null
+. "$CHECK_COMMON"
+BOOTSTRAP_TOKEN="$bootstrap_token"
+d="$(mktemp -d)"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/node.key" -subj "/CN=$deploy_server_id" -out "$d/node.csr" 2>/dev/null
+post_csr "$d/node.csr" kubernetes "$d/node.crt"
+openssl verify -CAfile "$CHECK_DIR/ca-new.pem" "$d/node.crt" >/dev/null
+echo "$deploy_server_id" >> "$CHECK_DIR/rotated"
+echo "rotated $deploy_server_id onto $rotation_id"
+CHECK
+chmod 755 "$WORK/rotation-check.sh"
+demo_user="$(os token issue -f value -c user_id)"
+mkdir -p "$WORK/agents"
+for stack in $(stacks); do
+    [[ "$stack" == k8s-* ]] || continue
+    curl -fsS -L -H "X-Auth-Token: $DEMO_TOKEN" "$HEAT/stacks/$stack/resources?nested_depth=3&type=OS::Nova::Server" | "$OSBIN/python" -c '
+import json, os, sys
+work, auth_url, user, project = sys.argv[1:]
+for r in (r for r in json.load(sys.stdin)["resources"] if r["resource_type"] == "OS::Nova::Server"):
+    stack = next(l["href"] for l in r["links"] if l["rel"] == "stack").split("/stacks/")[1]
+    d = os.path.join(work, r["physical_resource_id"])
+    os.makedirs(d)
+    json.dump({"os-collect-config": {"heat": {"auth_url": auth_url, "user_id": user, "password": "demo",
+               "project_id": project, "stack_id": stack, "resource_name": r["resource_name"]}}},
+              open(os.path.join(d, "cfn-init-data"), "w"))
+' "$WORK/agents" "$KS_URL" "$demo_user" "$DEMO_PROJECT"
+done
+expect_eq "$(find "$WORK/agents" -name cfn-init-data | wc -l)" 4 "servers of k8s and its nodegroup (1 master, 2 workers, 1 extra)"
+cluster_uuid="$(os coe cluster show k8s -f value -c uuid)"
+agents_run() {
+    local d
+    for d in "$WORK"/agents/*/; do
+        CHECK_DIR="$WORK" CHECK_COMMON="$PWD/Sources/HeatDriver/Templates/bootstrap/common.sh" MAGNUM_URL="http://127.0.0.1:$PORT" \
+            CLUSTER_UUID="$cluster_uuid" MAGNUM_AGENT_RUN="$WORK/rotation-check.sh" \
+            MAGNUM_COMMON="$PWD/Sources/HeatDriver/Templates/bootstrap/common.sh" MAGNUM_AGENT_CREDENTIALS="$d/cfn-init-data" \
+            MAGNUM_AGENT_STATE="$d/state" bash Sources/HeatDriver/Templates/bootstrap/agent.sh 2>>"$d/agent.log" || true
+    done
+}
+for _ in $(seq 1 120); do
+    agents_run
+    s="$(os coe cluster show k8s -f value -c status)"
+    [[ "$s" == *_IN_PROGRESS ]] || break
+    sleep 1
+done
+[[ "$s" == UPDATE_COMPLETE ]] || fail "CA rotation: cluster $s ($(os coe cluster show k8s -f value -c status_reason)); agents: $(cat "$WORK"/agents/*/agent.log | tail -n 20)"
+expect_eq "$(sort -u "$WORK/rotated" | wc -l)" 4 "servers rotated (each checked its inputs and had its CSR signed under the new CA)"
+expect_eq "$(wc -l < "$WORK/rotated")" 4 "rotations run (once per server)"
+expect_eq "$(os coe nodegroup show k8s extra -f value -c status)" UPDATE_COMPLETE "the nodegroup after the rotation"
 os coe nodegroup delete k8s extra >/dev/null
 for _ in $(seq 1 120); do os_quiet coe nodegroup show k8s extra >/dev/null 2>&1 || break; sleep 1; done
 os_quiet coe nodegroup show k8s extra >/dev/null 2>&1 && fail "nodegroup extra not deleted"

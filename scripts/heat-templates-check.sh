@@ -6,7 +6,7 @@
 #   scripts/heat-templates-check.sh [STEP...]   all steps below, or only the named ones
 #
 # 1. bash -n and shellcheck (installed from Debian when missing) on every bootstrap script and on
-#    this script; py_compile on scripts/heat-standins.py.
+#    this script; Python syntax of scripts/heat-standins.py and scripts/standin-agents.py.
 # 2. Starts Heat when `scripts/heat.sh status` fails, installs the clients (scripts/clients.sh),
 #    generates the stand-ins into a temporary directory.
 # 3. As demo/demo (project demo): `openstack orchestration template validate` of each COE's
@@ -78,8 +78,10 @@ static_checks() {
         # -x follows `source` of common.sh (resolved through the directives in the scripts).
         if shellcheck -x -P "$TEMPLATES/bootstrap" "$f"; then pass "shellcheck $f"; else fail "shellcheck $f"; fi
     done
-    if python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" scripts/heat-standins.py; then pass "python syntax of heat-standins.py"
-    else fail "python syntax of heat-standins.py"; fi
+    for f in scripts/heat-standins.py scripts/standin-agents.py; do
+        if python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$f"; then pass "python syntax of $f"
+        else fail "python syntax of $f"; fi
+    done
 }
 
 # --- 2. Heat, clients, credentials, stand-ins -------------------------------------------------
@@ -429,18 +431,8 @@ agent_deployments() {
     cli_create swarm-mode "$name" cluster_name="$name" number_of_masters=1 number_of_minions=1 || { fail "create $name"; return; }
     expect_status "$name" CREATE_COMPLETE "swarm-mode stack for the agent" "$t" || return
     user="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"]["user"]["id"])' "$WORK/token.json")"
-    # One directory per server: its cfn-init-data, the agent's record, the server's id.
-    heat_get "stacks/$name/resources?nested_depth=3&type=OS::Nova::Server" | python3 -c '
-import json, os, sys
-work, auth_url, user, project = sys.argv[1:]
-for r in (r for r in json.load(sys.stdin)["resources"] if r["resource_type"] == "OS::Nova::Server"):
-    stack = next(l["href"] for l in r["links"] if l["rel"] == "stack").split("/stacks/")[1]
-    d = os.path.join(work, "agent", r["physical_resource_id"])
-    os.makedirs(d)
-    json.dump({"os-collect-config": {"heat": {"auth_url": auth_url, "user_id": user, "password": "demo",
-               "project_id": project, "stack_id": stack, "resource_name": r["resource_name"]}}},
-              open(os.path.join(d, "cfn-init-data"), "w"))
-' "$WORK" "$OS_AUTH_URL" "$user" "$PROJECT_ID"
+    # One directory per server (named by its id): its cfn-init-data, the agent's record and log.
+    heat_get "stacks/$name/resources?nested_depth=3" | python3 scripts/standin-agents.py "$WORK/agent" "$OS_AUTH_URL" "$user" demo >/dev/null
     [[ "$(find "$WORK/agent" -name cfn-init-data | wc -l)" == 2 ]] || { fail "agent: the stack's two servers"; return; }
     # Runs every server's agent until the stack settles; prints STATUS<TAB>REASON.
     run_agents() {
