@@ -10,7 +10,9 @@ import MagnumCore
 ///
 /// The settings carry only short-lived credentials: a Keystone token scoped to the cluster's
 /// trust (nodes use it to have their own keys' CSRs signed by Magnum) and, for Kubernetes, a
-/// kubeadm bootstrap token and certificate key that expire within two hours. Heat replaces the
+/// kubeadm bootstrap token and certificate key that expire within two hours. (Heat adds one
+/// more, the agent's: a user of its stack domain that can read only this server's deployments.)
+/// Heat replaces the
 /// placeholders of `/etc/magnum/heat.env` per node (`__WAIT_ENDPOINT__`, `__WAIT_TOKEN__`,
 /// `__API_ADDRESS__`, `__NODE_NAME__`, `__NODE_INDEX__`, `__VOLUME_ID__`); they are URL-safe, so the file is a
 /// plain `data:` URL.
