@@ -419,6 +419,22 @@ PY
     kill "$pid" 2>/dev/null || true
 }
 
+# Runs the agent of every server prepared under $WORK/agent until stack NAME settles; prints
+# STATUS<TAB>REASON.
+run_agents() { # NAME
+    local i d line
+    for ((i = 0; i < 90; i++)); do
+        for d in "$WORK"/agent/*/; do
+            MAGNUM_COMMON="$TEMPLATES/bootstrap/common.sh" MAGNUM_AGENT_CREDENTIALS="$d/cfn-init-data" \
+                MAGNUM_AGENT_STATE="$d/state" bash "$TEMPLATES/bootstrap/agent.sh" 2>>"$d/agent.log" || true
+        done
+        line="$(stack_status "$1")"
+        [[ "$line" == *_IN_PROGRESS* ]] || { echo "$line"; return 0; }
+        sleep 1
+    done
+    echo "TIMEOUT	$line"
+}
+
 # The node agent (bootstrap/agent.sh) against real software deployments: a swarm-mode stack
 # (1 manager, 1 worker) updated with ca_rotation inputs and a script. The agent is given each
 # stand-in server's stack and the demo user's credentials, in place of those Heat writes into a
@@ -434,26 +450,12 @@ agent_deployments() {
     # One directory per server (named by its id): its cfn-init-data, the agent's record and log.
     heat_get "stacks/$name/resources?nested_depth=3" | python3 scripts/standin-agents.py "$WORK/agent" "$OS_AUTH_URL" "$user" demo >/dev/null
     [[ "$(find "$WORK/agent" -name cfn-init-data | wc -l)" == 2 ]] || { fail "agent: the stack's two servers"; return; }
-    # Runs every server's agent until the stack settles; prints STATUS<TAB>REASON.
-    run_agents() {
-        local i d line
-        for ((i = 0; i < 90; i++)); do
-            for d in "$WORK"/agent/*/; do
-                MAGNUM_COMMON="$TEMPLATES/bootstrap/common.sh" MAGNUM_AGENT_CREDENTIALS="$d/cfn-init-data" \
-                    MAGNUM_AGENT_STATE="$d/state" bash "$TEMPLATES/bootstrap/agent.sh" 2>>"$d/agent.log" || true
-            done
-            line="$(stack_status "$name")"
-            [[ "$line" == *_IN_PROGRESS* ]] || { echo "$line"; return 0; }
-            sleep 1
-        done
-        echo "TIMEOUT	$line"
-    }
 
     t="$(now)"
     # shellcheck disable=SC2016 # the script expands them, on the node
     cli_update "$name" ca_rotation='{"rotation_id": "r1", "kubernetes_ca": "CA one"}' \
         ca_rotation_script='echo "rotated onto $rotation_id with $kubernetes_ca by $deploy_action"' || { fail "update $name"; return; }
-    line="$(run_agents)"
+    line="$(run_agents "$name")"
     if [[ "$line" == UPDATE_COMPLETE* ]]; then pass "agent: a deployment on each server, run and signalled: UPDATE_COMPLETE ($(since "$t") s)"
     else fail "agent deployments: $line"; fi
     for d in "$WORK"/agent/*/; do
@@ -475,7 +477,7 @@ agent_deployments() {
 
     t="$(now)"
     cli_update "$name" ca_rotation='{"rotation_id": "r2"}' ca_rotation_script='echo broken >&2 && exit 3' || { fail "update $name"; return; }
-    line="$(run_agents)"
+    line="$(run_agents "$name")"
     if [[ "$line" == UPDATE_FAILED*"Deployment to server failed"*"status code: 3"* ]]; then
         pass "agent: a failing script fails the update: ${line#*	}"
     else

@@ -17,14 +17,14 @@
 # record of deployments run), MAGNUM_AGENT_RUN (the command given a deployment's script file;
 # default bash), MAGNUM_COMMON (common.sh). Needs curl, jq (both in Fedora CoreOS).
 set -Eeuo pipefail
+# The agent's log lines, and those of the deployments it runs, are tagged as its own.
+export MAGNUM_LOG_TAG=magnum-agent
 # shellcheck source=common.sh
 . "${MAGNUM_COMMON:-/usr/local/lib/magnum/common.sh}"
 
 CREDENTIALS="${MAGNUM_AGENT_CREDENTIALS:-/var/lib/heat-cfntools/cfn-init-data}"
 STATE="${MAGNUM_AGENT_STATE:-/var/lib/magnum/deployments}"
 WORKDIR=""
-
-agent_log() { echo "magnum-agent: $*" >&2; }
 
 # Password authentication by user ID; sets TOKEN and HEAT_ENDPOINT (the public orchestration
 # endpoint of the token's catalog, in REGION when one is given).
@@ -35,11 +35,11 @@ keystone_login() { # AUTH_URL USER_ID PASSWORD PROJECT_ID [REGION]
         '{auth: {identity: {methods: ["password"], password: {user: {id: $u, password: $p}}}, scope: {project: {id: $project}}}}')"
     code="$(curl -sS --max-time 30 -D "$WORKDIR/headers" -o "$WORKDIR/token.json" -w '%{http_code}' \
         -H 'Content-Type: application/json' -d "$body" "$url/auth/tokens")" || code=000
-    [[ "$code" == 201 ]] || { agent_log "Keystone at $url answered $code"; return 1; }
+    [[ "$code" == 201 ]] || { log "Keystone at $url answered $code"; return 1; }
     TOKEN="$(awk 'tolower($1) == "x-subject-token:" {print $2}' "$WORKDIR/headers" | tr -d '\r')"
     HEAT_ENDPOINT="$(jq -er --arg region "${5:-}" '[.token.catalog[] | select(.type == "orchestration") | .endpoints[]
         | select(.interface == "public" and ($region == "" or .region_id == $region or .region == $region)) | .url][0]' \
-        "$WORKDIR/token.json")" || { agent_log "the token's catalog has no orchestration endpoint"; return 1; }
+        "$WORKDIR/token.json")" || { log "the token's catalog has no orchestration endpoint"; return 1; }
     HEAT_ENDPOINT="${HEAT_ENDPOINT%/}"
 }
 
@@ -55,9 +55,9 @@ run_deployment() { # DEPLOYMENT
         value="$(input "$d" "$name")"
         env+=("$name=$value")
     done < <(jq -r '.inputs[]?.name | select(test("^[A-Za-z_][A-Za-z0-9_]*$"))' "$d")
-    agent_log "running deployment $id ($(jq -r '.name // ""' "$d"), action $(input "$d" deploy_action))"
+    log "running deployment $id ($(jq -r '.name // ""' "$d"), action $(input "$d" deploy_action))"
     env "${env[@]}" "${MAGNUM_AGENT_RUN:-bash}" "$WORKDIR/$id.script" >"$WORKDIR/$id.out" 2>"$WORKDIR/$id.err" || status=$?
-    agent_log "deployment $id exited with $status"
+    log "deployment $id exited with $status"
     signal_deployment "$d" "$status" "$WORKDIR/$id.out" "$WORKDIR/$id.err"
     mkdir -p "$STATE"
     touch "$STATE/$id"
@@ -67,7 +67,7 @@ run_deployment() { # DEPLOYMENT
 signal_deployment() { # DEPLOYMENT STATUS STDOUT STDERR
     local d="$1" transport body code
     transport="$(input "$d" deploy_signal_transport)"
-    [[ "$transport" == HEAT_SIGNAL ]] || { agent_log "signal transport '$transport' is not HEAT_SIGNAL"; return 1; }
+    [[ "$transport" == HEAT_SIGNAL ]] || { log "signal transport '$transport' is not HEAT_SIGNAL"; return 1; }
     keystone_login "$(input "$d" deploy_auth_url)" "$(input "$d" deploy_user_id)" "$(input "$d" deploy_password)" \
         "$(input "$d" deploy_project_id)" "$(input "$d" deploy_region_name)"
     body="$(jq -n --rawfile out "$3" --rawfile err "$4" --argjson code "$2" \
@@ -75,15 +75,15 @@ signal_deployment() { # DEPLOYMENT STATUS STDOUT STDERR
     code="$(curl -sS --max-time 60 -o "$WORKDIR/signal.out" -w '%{http_code}' -X POST -H "X-Auth-Token: $TOKEN" \
         -H 'Content-Type: application/json' -d "$body" \
         "$HEAT_ENDPOINT/stacks/$(input "$d" deploy_stack_id)/resources/$(input "$d" deploy_resource_name)/signal")" || code=000
-    [[ "$code" == 200 ]] || { agent_log "Heat answered $code to the signal: $(head -c 300 "$WORKDIR/signal.out")"; return 1; }
+    [[ "$code" == 200 ]] || { log "Heat answered $code to the signal: $(head -c 300 "$WORKDIR/signal.out")"; return 1; }
 }
 
 # One poll: every script deployment of the server not run yet.
 poll() {
     local heat d i count
-    [[ -s "$CREDENTIALS" ]] || { agent_log "no credentials in $CREDENTIALS (not a software-config server)"; return 0; }
+    [[ -s "$CREDENTIALS" ]] || { log "no credentials in $CREDENTIALS (not a software-config server)"; return 0; }
     heat="$(jq -c '."os-collect-config".heat // empty' "$CREDENTIALS")"
-    [[ -n "$heat" ]] || { agent_log "$CREDENTIALS has no os-collect-config.heat"; return 0; }
+    [[ -n "$heat" ]] || { log "$CREDENTIALS has no os-collect-config.heat"; return 0; }
     keystone_login "$(jq -r .auth_url <<<"$heat")" "$(jq -r .user_id <<<"$heat")" "$(jq -r .password <<<"$heat")" \
         "$(jq -r .project_id <<<"$heat")" "$(jq -r '.region_name // ""' <<<"$heat")"
     curl -fsS --max-time 60 -H "X-Auth-Token: $TOKEN" -o "$WORKDIR/metadata.json" \

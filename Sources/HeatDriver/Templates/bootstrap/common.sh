@@ -21,7 +21,8 @@
 MAGNUM_STAMP=/var/lib/magnum/bootstrap.done
 MAGNUM_PKI=/etc/magnum/pki
 
-log() { echo "magnum-bootstrap: $*" >&2; }
+# MAGNUM_LOG_TAG: the program logging (magnum-agent, and the deployments it runs, set it).
+log() { echo "${MAGNUM_LOG_TAG:-magnum-bootstrap}: $*" >&2; }
 
 # Escapes a string into a JSON string literal (with the quotes).
 json_string() { printf '%s' "$1" | jq -Rs .; }
